@@ -1,0 +1,53 @@
+"""The common query AST (HQL v1), concept bindings and canonical form."""
+
+from adapters.hql.bindings import (
+    Binding,
+    Bindings,
+    CodesBinding,
+    DicomBinding,
+    EveryoneBinding,
+    SdtmBinding,
+    SexBinding,
+    Unexpressible,
+)
+from adapters.hql.model import (
+    AgeCriterion,
+    AgeRange,
+    AllCriterion,
+    AnyCriterion,
+    Code,
+    Criterion,
+    DateWindow,
+    EventCriterion,
+    NotCriterion,
+    Occurrences,
+    Query,
+    Stratify,
+    ValueRange,
+    Within,
+)
+
+__all__ = [
+    "AgeCriterion",
+    "AgeRange",
+    "AllCriterion",
+    "AnyCriterion",
+    "Binding",
+    "Bindings",
+    "Code",
+    "CodesBinding",
+    "Criterion",
+    "DateWindow",
+    "DicomBinding",
+    "EventCriterion",
+    "EveryoneBinding",
+    "NotCriterion",
+    "Occurrences",
+    "Query",
+    "SdtmBinding",
+    "SexBinding",
+    "Stratify",
+    "Unexpressible",
+    "ValueRange",
+    "Within",
+]

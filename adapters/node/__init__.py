@@ -1,0 +1,10 @@
+"""The node service: wraps an adapter behind HTTP and applies disclosure control.
+
+Errors: `ConfigError` (node configuration file missing or invalid).
+"""
+
+from adapters.node.app import create_node_app
+from adapters.node.config import ConfigError, NodeConfig, load_node_config
+from adapters.node.service import NodeService
+
+__all__ = ["ConfigError", "NodeConfig", "NodeService", "create_node_app", "load_node_config"]

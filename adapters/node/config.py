@@ -1,0 +1,102 @@
+"""Node configuration: one TOML file written by the node operator.
+
+    [node]
+    id = "site-a"                      # how the hub names this node
+    title = "Site A University Hospital"
+    model = "omop"                     # omop (fhir, sdtm, dicom as they land)
+    source = "duckdb:///srv/omop/site-a.duckdb"   # or postgresql://user@host/db
+    schema = "cdm"                     # database schema of the CDM tables (optional)
+    secret_file = "site-a.secret"      # noise secret; created (0600) when absent
+    query_timeout = 30                 # seconds
+
+    [policy]                           # disclosure control, applied before anything leaves
+    threshold = 10                     # counts below are never released (0 included)
+    rounding = 10                      # released counts are multiples of this
+    epsilon = 0.5                      # Laplace noise; remove the line for no noise
+
+    [[datasets]]
+    id = "site-a-omop"
+    title = "Site A oncology cohort (OMOP CDM 5.4)"
+
+Relative paths are relative to the config file. The secret may also come from the
+environment variable named by `secret_env`.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from adapters.disclosure import Policy
+from adapters.protocol import Dataset
+
+__all__ = ["ConfigError", "NodeConfig", "NodeSettings", "load_node_config"]
+
+
+class ConfigError(Exception):
+    """A node configuration file is missing or invalid (the message names the field)."""
+
+
+class NodeSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+    title: str = ""
+    model: str = "omop"
+    source: str
+    schema_: Annotated[str | None, Field(alias="schema")] = None
+    secret_file: str | None = None
+    secret_env: str | None = None
+    query_timeout: Annotated[float, Field(gt=0, le=3600)] = 30.0
+
+
+class NodeConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    node: NodeSettings
+    policy: Policy = Policy()
+    datasets: list[Dataset] = []
+    base_dir: Path = Path(".")
+
+    def secret(self) -> bytes:
+        if self.node.secret_env:
+            value = os.environ.get(self.node.secret_env)
+            if not value:
+                raise ConfigError(f"node.secret_env: variable {self.node.secret_env} is not set")
+            return value.encode()
+        path = self.base_dir / (self.node.secret_file or f"{self.node.id}.secret")
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(32))
+        return path.read_text().strip().encode()
+
+    def resolved_source(self) -> str:
+        src = self.node.source
+        if src.startswith("duckdb://"):
+            p = Path(src[len("duckdb://") :]).expanduser()
+            if not p.is_absolute():
+                p = (self.base_dir / p).resolve()
+            return f"duckdb://{p}"
+        return src
+
+
+def load_node_config(path: Path) -> NodeConfig:
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise ConfigError(f"node config not found: {path}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+    try:
+        return NodeConfig.model_validate({**data, "base_dir": path.parent.resolve()})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first["loc"])
+        raise ConfigError(f"{path}: {where}: {first['msg']}") from exc

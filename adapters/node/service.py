@@ -1,0 +1,108 @@
+"""The node service core: run the adapter, then protect every number before it leaves.
+
+Exact counts exist only inside `NodeService.count()`; what it returns is a `NodeCount`
+of protected numbers. Errors are reported without any count or data value in them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from adapters.base import Adapter, ExactCount
+from adapters.disclosure import Policy, Protected, protect
+from adapters.hql.model import Query
+from adapters.node.config import NodeConfig
+from adapters.omop.compiler import age_band_labels
+from adapters.protocol import Capabilities, CountRequest, NodeCount, Stratum
+
+__all__ = ["NodeService", "strata_grid"]
+
+log = logging.getLogger("hyperfed.node")
+
+SEXES = ("female", "male", "other", "unknown")
+
+
+def strata_grid(query: Query) -> list[tuple[str, ...]]:
+    """Every stratum a stratified query reports — all of them, so that an absent row
+    cannot reveal a zero."""
+    if query.stratify is None:
+        return []
+    axes: list[list[str]] = []
+    for dim in query.stratify.by:
+        axes.append(list(SEXES) if dim == "sex"
+                    else [*age_band_labels(query.stratify.age_bands), "unknown"])
+    grid: list[tuple[str, ...]] = [()]
+    for axis in axes:
+        grid = [(*g, v) for g in grid for v in axis]
+    return grid
+
+
+class NodeService:
+    def __init__(self, config: NodeConfig, adapter: Adapter) -> None:
+        self.config = config
+        self.adapter = adapter
+        self._secret = config.secret()
+
+    @property
+    def node_id(self) -> str:
+        return self.config.node.id
+
+    def capabilities(self) -> Capabilities:
+        return Capabilities(
+            node=self.node_id,
+            title=self.config.node.title or self.node_id,
+            model=self.adapter.MODEL,
+            datasets=self.config.datasets,
+            features=self.adapter.features(),
+            policy=self.config.policy,
+            policy_summary=self.config.policy.describe(),
+            notes=self.adapter.describe(),
+        )
+
+    def policy_for(self, floor: Policy | None) -> Policy:
+        return self.config.policy if floor is None else self.config.policy.at_least(floor)
+
+    def count(self, request: CountRequest) -> NodeCount:
+        query = request.query
+        as_of = query.as_of or dt.date.today()
+        policy = self.policy_for(request.floor)
+        try:
+            exact = self.adapter.count(query, request.bindings, as_of,
+                                       timeout_s=self.config.node.query_timeout)
+        except TimeoutError:
+            log.warning("query timed out")
+            return NodeCount(node=self.node_id, status="timeout",
+                             error=f"the query ran longer than {self.config.node.query_timeout} s")
+        except Exception as exc:  # the node must answer, whatever broke
+            log.exception("query failed")
+            return NodeCount(node=self.node_id, status="error",
+                             error=f"the node could not run the query ({type(exc).__name__})")
+        return self.protect(exact, query, policy)
+
+    def protect(self, exact: ExactCount, query: Query, policy: Policy) -> NodeCount:
+        if exact.unsupported or exact.total is None:
+            return NodeCount(node=self.node_id, status="unsupported",
+                             unsupported=exact.unsupported, notes=exact.notes)
+        total = protect(exact.total, policy, self._secret)
+        strata = None
+        if exact.dimensions:
+            strata = []
+            for key in strata_grid(query):
+                cell = protect(exact.strata.get(key, 0), policy, self._secret)
+                labels = dict(zip(exact.dimensions, key, strict=True))
+                strata.append(Stratum(**cell.model_dump(), **labels))
+        return _node_count(self.node_id, total, strata, exact.notes)
+
+
+def _node_count(node: str, total: Protected, strata: list[Stratum] | None,
+                notes: list[str]) -> NodeCount:
+    return NodeCount(
+        node=node,
+        status="ok" if total.status == "ok" else "suppressed",
+        count=total.count,
+        countAdjustedTo=total.countAdjustedTo,
+        countPrecision=total.countPrecision,
+        strata=strata,
+        notes=notes,
+    )

@@ -1,0 +1,480 @@
+"""HQL -> OMOP CDM SQL, built as a sqlglot expression tree (never by string formatting).
+
+Pure: takes the query, the concept bindings, the node's `CdmSchema` and a `VocabLookup`,
+returns a `Compiled` whose `sql` renders for any sqlglot dialect. Every code and value is
+a sqlglot literal, so an injected code is a literal, never SQL.
+
+Shape: ``SELECT COUNT(*) FROM person p WHERE <predicate>`` where each event criterion is
+an ``EXISTS`` over the event tables of its concepts' domains (or, with occurrence counts
+or relative windows, ``p.person_id IN (SELECT ... GROUP BY ... HAVING ...)``). Strata are
+``GROUP BY`` on sex and age-band labels.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from sqlglot import exp
+
+from adapters.hql.bindings import (
+    Bindings,
+    CodesBinding,
+    EveryoneBinding,
+    SexBinding,
+    Unexpressible,
+)
+from adapters.hql.model import (
+    AgeCriterion,
+    AgeRange,
+    AllCriterion,
+    AnyCriterion,
+    Criterion,
+    EventCriterion,
+    NotCriterion,
+    Query,
+    Stratify,
+)
+from adapters.omop.schema import CdmSchema, Table
+from adapters.omop.tables import EVENT_TABLES, GENDER_CONCEPTS, EventTable
+from adapters.omop.vocab import CodeRef, VocabLookup, event_codes
+from adapters.protocol import UnsupportedCriterion
+from adapters.units import compatible_units, range_in
+
+__all__ = ["Compiled", "age_band_labels", "compile_count"]
+
+_DOMAINS = {t.domain for t in EVENT_TABLES}
+
+
+@dataclass
+class Compiled:
+    sql: exp.Select | None
+    unsupported: list[UnsupportedCriterion] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    strata: tuple[str, ...] = ()
+
+    def render(self, dialect: str, pretty: bool = False) -> str:
+        if self.sql is None:
+            raise ValueError("the query has unsupported criteria and compiles to no SQL")
+        return self.sql.sql(dialect=dialect, pretty=pretty)
+
+
+def age_band_labels(bands: list[int]) -> list[str]:
+    labels = [f"{lo}-{hi - 1}" for lo, hi in zip(bands, bands[1:], strict=False)]
+    return [*labels, f"{bands[-1]}+"]
+
+
+def _date_key(d: dt.date) -> int:
+    return d.year * 10000 + d.month * 100 + d.day
+
+
+def _num(v: float | int) -> exp.Expression:
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    lit = exp.Literal.number(abs(v))
+    return exp.Neg(this=lit) if v < 0 else lit
+
+
+@dataclass(frozen=True)
+class _Target:
+    table: EventTable
+    stored: Table
+    concept_ids: tuple[int, ...] = ()
+    source_values: tuple[str, ...] = ()
+
+
+class _Compiler:
+    def __init__(
+        self,
+        query: Query,
+        bindings: Bindings,
+        schema: CdmSchema,
+        vocab: VocabLookup,
+        as_of: dt.date,
+        dialect: str,
+    ) -> None:
+        self.query = query
+        self.bindings = bindings
+        self.schema = schema
+        self.vocab = vocab
+        self.as_of = as_of
+        self.dialect = dialect
+        self.unsupported: list[UnsupportedCriterion] = []
+        self.notes: list[str] = list(vocab.notes)
+        person = schema.table("person")
+        if person is None:
+            raise ValueError("this database has no usable PERSON table")
+        self.person = person
+        self._alias_n = 0
+
+    # -- helpers -------------------------------------------------------------------------
+    def _alias(self, prefix: str) -> str:
+        self._alias_n += 1
+        return f"{prefix}{self._alias_n}"
+
+    def _table(self, t: Table, alias: str) -> exp.Table:
+        return exp.table_(
+            exp.to_identifier(t.name, quoted=True),
+            db=exp.to_identifier(self.schema.schema, quoted=True) if self.schema.schema else None,
+            alias=exp.to_identifier(alias),
+        )
+
+    def _col(self, t: Table, logical: str, alias: str) -> exp.Column:
+        real = t.col(logical)
+        if real is None:
+            raise KeyError(f"{t.name}.{logical}")
+        return exp.column(real, table=alias, quoted=True)
+
+    def _note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)
+
+    def _unsupported(self, path: str, reason: str) -> exp.Expression:
+        self.unsupported.append(UnsupportedCriterion(path=path, reason=reason))
+        return exp.false()
+
+    def _number(self, t: Table, logical: str, alias: str) -> exp.Expression:
+        col = self._col(t, logical, alias)
+        if not t.is_text(logical):
+            return col
+        self._note(f"{t.name}.{t.col(logical)} is stored as text: values are converted to numbers")
+        if self.dialect == "duckdb":
+            return exp.TryCast(this=col, to=exp.DataType.build("DOUBLE"))
+        pattern = exp.Literal.string(r"^\s*[-+]?[0-9]*\.?[0-9]+([eE][-+]?[0-9]+)?\s*$")
+        return exp.Case(
+            ifs=[exp.If(this=exp.RegexpLike(this=col, expression=pattern),
+                        true=exp.cast(col, "DOUBLE"))]
+        )
+
+    def _date(self, t: Table, logical: str, alias: str) -> exp.Expression:
+        col = self._col(t, logical, alias)
+        if t.is_text(logical):
+            return exp.TryCast(this=col, to=exp.DataType.build("DATE"))
+        return exp.cast(col, "DATE") if "TIME" in t.types.get(logical, "").upper() else col
+
+    def _birth_key(self, alias: str) -> exp.Expression:
+        p = self.person
+        year = self._col(p, "year_of_birth", alias)
+        month = (
+            exp.func("COALESCE", self._col(p, "month_of_birth", alias), exp.Literal.number(1))
+            if p.col("month_of_birth") else exp.Literal.number(1)
+        )
+        day = (
+            exp.func("COALESCE", self._col(p, "day_of_birth", alias), exp.Literal.number(1))
+            if p.col("day_of_birth") else exp.Literal.number(1)
+        )
+        return exp.paren(
+            year * exp.Literal.number(10000) + month * exp.Literal.number(100) + day, copy=False
+        )
+
+    @staticmethod
+    def _date_key_expr(d: exp.Expression) -> exp.Expression:
+        return exp.paren(
+            exp.Year(this=d.copy()) * exp.Literal.number(10000)
+            + exp.Month(this=d.copy()) * exp.Literal.number(100)
+            + exp.Day(this=d.copy()),
+            copy=False,
+        )
+
+    def _age(self, birth: exp.Expression, key: exp.Expression, r: AgeRange) -> exp.Expression:
+        """Age in whole years from `birth` key to date `key` lies in r (inclusive)."""
+        conds: list[exp.Expression] = []
+        if r.min is not None:
+            conds.append(birth.copy() <= key.copy() - exp.Literal.number(r.min * 10000))
+        if r.max is not None:
+            conds.append(birth.copy() > key.copy() - exp.Literal.number((r.max + 1) * 10000))
+        return exp.and_(*conds)
+
+    # -- criteria ------------------------------------------------------------------------
+    def criterion(self, c: Criterion, path: str, outer: str) -> exp.Expression:
+        if isinstance(c, AllCriterion):
+            return exp.and_(
+                *[self.criterion(x, f"{path}.all[{i}]", outer) for i, x in enumerate(c.all)],
+                wrap=True,
+            )
+        if isinstance(c, AnyCriterion):
+            return exp.paren(
+                exp.or_(
+                    *[self.criterion(x, f"{path}.any[{i}]", outer) for i, x in enumerate(c.any)]
+                ),
+                copy=False,
+            )
+        if isinstance(c, NotCriterion):
+            return exp.not_(exp.paren(self.criterion(c.not_, f"{path}.not", outer), copy=False))
+        if isinstance(c, AgeCriterion):
+            return self._person_attr(
+                self._age(self._birth_key(outer), exp.Literal.number(_date_key(self.as_of)), c.age)
+            )
+        return self.event(c, path, outer)
+
+    def _person_attr(self, pred: exp.Expression) -> exp.Expression:
+        # person attributes may be NULL: a person whose attribute is unknown does not
+        # satisfy the criterion, and does satisfy its negation
+        return exp.func("COALESCE", exp.paren(pred, copy=False), exp.false())
+
+    def _sex(self, sex: str, outer: str) -> exp.Expression:
+        ids = GENDER_CONCEPTS[sex]
+        col = self._col(self.person, "gender_concept_id", outer)
+        pred = col.isin(*[exp.Literal.number(i) for i in ids])
+        if sex == "unknown":
+            pred = exp.or_(pred, col.is_(exp.null()))
+        return self._person_attr(pred)
+
+    def event(self, e: EventCriterion, path: str, outer: str) -> exp.Expression:
+        binding = self.bindings.get(e.concept) if e.concept is not None else None
+        if e.concept is not None:
+            if binding is None:
+                return self._unsupported(path, f"concept {e.concept} was not resolved for OMOP")
+            if isinstance(binding, Unexpressible):
+                return self._unsupported(path, binding.reason)
+            if isinstance(binding, SexBinding | EveryoneBinding):
+                if e.has_filters:
+                    return self._unsupported(
+                        path, f"{e.concept} describes a person, not an event: it takes no "
+                        "value, during, age, occurrences or within"
+                    )
+                if isinstance(binding, EveryoneBinding):
+                    return exp.true()
+                return self._sex(binding.sex, outer)
+            if not isinstance(binding, CodesBinding):
+                return self._unsupported(
+                    path, f"concept {e.concept} is bound to {binding.kind} data, not OMOP"
+                )
+        targets, gender_ids = self._targets(e, path)
+        if targets is None:
+            return exp.false()
+        preds: list[exp.Expression] = []
+        if gender_ids:
+            if e.has_filters:
+                return self._unsupported(path, "a gender code takes no event filters")
+            col = self._col(self.person, "gender_concept_id", outer)
+            preds.append(self._person_attr(col.isin(*[exp.Literal.number(i) for i in gender_ids])))
+        if targets:
+            preds.append(self._events_pred(e, targets, path, outer))
+        if not preds:
+            self._note(f"{path}: no records in this database can match this criterion")
+            return exp.false()
+        return exp.paren(exp.or_(*preds), copy=False) if len(preds) > 1 else preds[0]
+
+    def _targets(
+        self, e: EventCriterion, path: str
+    ) -> tuple[list[_Target] | None, tuple[int, ...]]:
+        codes = event_codes(e, self.bindings) or []
+        by_domain: dict[str, set[int]] = {}
+        anywhere: set[int] = set()
+        sources: set[str] = set()
+        for code in codes:
+            rc = self.vocab.codes.get(CodeRef(code.system, code.code, e.descendants))
+            if rc is None:
+                self._unsupported(path, f"code {code.system}|{code.code} was not looked up")
+                return None, ()
+            if rc.unsupported:
+                self._unsupported(path, rc.unsupported)
+                return None, ()
+            for n in rc.notes:
+                self._note(n)
+            for dom, ids in rc.by_domain.items():
+                if dom in _DOMAINS or dom == "Gender":
+                    by_domain.setdefault(dom, set()).update(ids)
+                else:
+                    self._note(f"{path}: concepts of domain {dom!r} are searched in every table")
+                    anywhere.update(ids)
+            anywhere.update(rc.any_domain)
+            sources.update(rc.source_values)
+        targets: list[_Target] = []
+        for t in EVENT_TABLES:
+            stored = self.schema.table(t.table)
+            if stored is None:
+                continue
+            ids = tuple(sorted(by_domain.get(t.domain, set()) | anywhere))
+            srcs = tuple(sorted(sources)) if t.source_value and stored.col(t.source_value) else ()
+            if ids or srcs:
+                targets.append(_Target(t, stored, ids, srcs))
+        missing = [d for d in by_domain if d != "Gender" and not any(
+            x.table.domain == d for x in targets)]
+        for d in missing:
+            self._note(f"{path}: this database has no usable table for the {d} domain")
+        if e.value is not None:
+            with_values = [x for x in targets if x.table.value and x.stored.col(x.table.value)]
+            if len(with_values) < len(targets):
+                self._note(f"{path}: a value constraint only applies to measurements and "
+                           "observations; other matching records are not counted")
+            targets = with_values
+        return targets, tuple(sorted(by_domain.get("Gender", ())))
+
+    def _row_filters(
+        self, e: EventCriterion, x: _Target, alias: str, birth: exp.Expression | None
+    ) -> list[exp.Expression]:
+        t, s = x.table, x.stored
+        match: list[exp.Expression] = []
+        if x.concept_ids:
+            match.append(self._col(s, t.concept, alias).isin(
+                *[exp.Literal.number(i) for i in x.concept_ids]))
+        if x.source_values and t.source_value:
+            match.append(self._col(s, t.source_value, alias).isin(
+                *[exp.Literal.string(v) for v in x.source_values]))
+        conds: list[exp.Expression] = [exp.paren(exp.or_(*match), copy=False)
+                                       if len(match) > 1 else match[0]]
+        start = self._date(s, t.start, alias)
+        if e.during is not None:
+            if e.during.from_ is not None:
+                conds.append(start.copy() >= exp.cast(
+                    exp.Literal.string(e.during.from_.isoformat()), "DATE"))
+            if e.during.to is not None:
+                conds.append(start.copy() <= exp.cast(
+                    exp.Literal.string(e.during.to.isoformat()), "DATE"))
+        if e.value is not None and t.value:
+            conds.append(self._value(e, x, alias))
+        if e.age is not None and birth is not None:
+            conds.append(self._age(birth, self._date_key_expr(start), e.age))
+        return conds
+
+    def _value(self, e: EventCriterion, x: _Target, alias: str) -> exp.Expression:
+        assert e.value is not None and x.table.value is not None
+        value = self._number(x.stored, x.table.value, alias)
+
+        def between(lo: float | None, hi: float | None) -> list[exp.Expression]:
+            out: list[exp.Expression] = []
+            if lo is not None:
+                out.append(value.copy() >= _num(lo))
+            if hi is not None:
+                out.append(value.copy() <= _num(hi))
+            return out
+
+        if e.value.unit is None:
+            return exp.and_(*between(e.value.min, e.value.max))
+        unit_col = (self._col(x.stored, x.table.unit, alias)
+                    if x.table.unit and x.stored.col(x.table.unit) else None)
+        alts: list[exp.Expression] = []
+        for u in compatible_units(e.value.unit):
+            ids = self.vocab.units.get(u.code)
+            if not ids or unit_col is None:
+                continue
+            lo, hi = range_in(e.value.min, e.value.max, e.value.unit, u.code)
+            alts.append(exp.and_(unit_col.copy().isin(*[exp.Literal.number(i) for i in ids]),
+                                 *between(lo, hi)))
+        self._note(f"values are compared in units compatible with {e.value.unit!r}; "
+                   "records without a recognised unit are not counted")
+        if not alts:
+            return exp.false()
+        return exp.paren(exp.or_(*alts), copy=False) if len(alts) > 1 else alts[0]
+
+    def _select_rows(self, e: EventCriterion, x: _Target) -> exp.Select:
+        """SELECT person_id, start_date FROM <event table> WHERE <filters>."""
+        alias = self._alias("e")
+        birth = None
+        q = exp.select(
+            self._col(x.stored, "person_id", alias).as_("person_id"),
+            self._date(x.stored, x.table.start, alias).as_("start_date"),
+        ).from_(self._table(x.stored, alias))
+        if e.age is not None:
+            b = self._alias("b")
+            q = q.join(self._table(self.person, b), on=self._col(
+                self.person, "person_id", b).eq(self._col(x.stored, "person_id", alias)))
+            birth = self._birth_key(b)
+        return q.where(*self._row_filters(e, x, alias, birth))
+
+    def _rows(self, e: EventCriterion, targets: list[_Target]) -> exp.Query:
+        selects = [self._select_rows(e, x) for x in targets]
+        rows: exp.Query = selects[0]
+        for s in selects[1:]:
+            rows = exp.union(rows, s, distinct=False)
+        return rows
+
+    def _events_pred(
+        self, e: EventCriterion, targets: list[_Target], path: str, outer: str
+    ) -> exp.Expression:
+        outer_id = self._col(self.person, "person_id", outer)
+        if e.occurrences is None and e.within is None:
+            preds = []
+            for x in targets:
+                alias = self._alias("e")
+                birth = self._birth_key(outer) if e.age is not None else None
+                sub = (
+                    exp.select(exp.Literal.number(1))
+                    .from_(self._table(x.stored, alias))
+                    .where(self._col(x.stored, "person_id", alias).eq(outer_id.copy()),
+                           *self._row_filters(e, x, alias, birth))
+                )
+                preds.append(exp.Exists(this=sub))
+            return exp.paren(exp.or_(*preds), copy=False) if len(preds) > 1 else preds[0]
+        r = self._alias("r")
+        q = exp.select(exp.column("person_id", table=r)).from_(
+            exp.paren(self._rows(e, targets), copy=False).subquery(r) if len(targets) > 1
+            else self._rows(e, targets).subquery(r)
+        ).where(exp.column("person_id", table=r).is_(exp.null()).not_())
+        if e.within is not None:
+            anchor_targets, _ = self._targets(e.within.of, f"{path}.within.of")
+            if not anchor_targets:
+                return exp.false()
+            a = self._alias("a")
+            start = exp.column("start_date", table=r)
+            a_start = exp.column("start_date", table=a)
+            near = exp.and_(
+                exp.column("person_id", table=a).eq(exp.column("person_id", table=r)),
+                start >= exp.DateSub(this=a_start.copy(), expression=exp.Literal.number(
+                    e.within.days_before), unit=exp.var("DAY")),
+                start.copy() <= exp.DateAdd(this=a_start.copy(), expression=exp.Literal.number(
+                    e.within.days_after), unit=exp.var("DAY")),
+            )
+            anchor = self._rows(e.within.of, anchor_targets)
+            q = q.where(exp.Exists(this=exp.select(exp.Literal.number(1)).from_(
+                anchor.subquery(a)).where(near)))
+        if e.occurrences is not None:
+            having = [exp.Count(this=exp.Star()) >= exp.Literal.number(e.occurrences.min)]
+            if e.occurrences.max is not None:
+                having.append(exp.Count(this=exp.Star()) <= exp.Literal.number(e.occurrences.max))
+            q = q.group_by(exp.column("person_id", table=r)).having(exp.and_(*having))
+        return outer_id.isin(query=q)
+
+    # -- strata --------------------------------------------------------------------------
+    def _sex_label(self, outer: str) -> exp.Expression:
+        col = self._col(self.person, "gender_concept_id", outer)
+        case = exp.Case()
+        for label in ("male", "female", "other"):
+            case = case.when(col.copy().isin(*[exp.Literal.number(i)
+                                               for i in GENDER_CONCEPTS[label]]),
+                             exp.Literal.string(label))
+        return case.else_(exp.Literal.string("unknown"))
+
+    def _age_label(self, outer: str, s: Stratify) -> exp.Expression:
+        birth = self._birth_key(outer)
+        key = _date_key(self.as_of)
+        labels = age_band_labels(s.age_bands)
+        case = exp.Case().when(self._col(self.person, "year_of_birth", outer).is_(exp.null()),
+                               exp.Literal.string("unknown"))
+        for upper, label in zip(s.age_bands[1:], labels, strict=False):
+            case = case.when(birth.copy() > exp.Literal.number(key - upper * 10000),
+                             exp.Literal.string(label))
+        return case.else_(exp.Literal.string(labels[-1]))
+
+    def compile(self) -> Compiled:
+        outer = "p"
+        pred = self.criterion(self.query.criteria, "criteria", outer)
+        base = exp.select().from_(self._table(self.person, outer))
+        if not isinstance(pred, exp.Boolean) or pred.this is not True:
+            base = base.where(pred)
+        dims: list[str] = []
+        if self.query.stratify is not None:
+            for dim in self.query.stratify.by:
+                label = (self._sex_label(outer) if dim == "sex"
+                         else self._age_label(outer, self.query.stratify))
+                base = base.select(label.as_(dim))
+                dims.append(dim)
+            base = base.group_by(*[exp.Literal.number(i + 1) for i in range(len(dims))])
+        base = base.select(exp.Count(this=exp.Star()).as_("n"))
+        if self.unsupported:
+            return Compiled(None, self.unsupported, self.notes, tuple(dims))
+        return Compiled(base, [], self.notes, tuple(dims))
+
+
+def compile_count(
+    query: Query,
+    bindings: Bindings,
+    schema: CdmSchema,
+    vocab: VocabLookup,
+    as_of: dt.date,
+    dialect: str = "duckdb",
+) -> Compiled:
+    """Compile `query` into a person count over this OMOP database."""
+    return _Compiler(query, bindings, schema, vocab, as_of, dialect).compile()

@@ -1,0 +1,149 @@
+"""What an OMOP database actually looks like: table and column names as stored (any
+case), CDM version, which vocabulary tables are usable. Real nodes are messy; the
+compiler reads names from here instead of assuming them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlglot import exp
+
+from adapters.omop.runner import Runner
+from adapters.omop.tables import EVENT_TABLES, PERSON_COLUMNS
+
+__all__ = ["CdmSchema", "Table", "inspect_schema"]
+
+_TEXT_TYPES = ("CHAR", "TEXT", "STRING", "VARCHAR")
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table as stored: its real name and its columns (lower-case name -> real name)."""
+
+    name: str
+    columns: dict[str, str]
+    types: dict[str, str] = field(default_factory=dict)
+    rows_present: bool = True
+
+    def col(self, logical: str) -> str | None:
+        return self.columns.get(logical.lower())
+
+    def is_text(self, logical: str) -> bool:
+        return any(t in self.types.get(logical.lower(), "").upper() for t in _TEXT_TYPES)
+
+
+@dataclass(frozen=True)
+class CdmSchema:
+    schema: str | None
+    tables: dict[str, Table]
+    cdm_version: str
+    notes: tuple[str, ...] = ()
+
+    def table(self, logical: str) -> Table | None:
+        return self.tables.get(logical.lower())
+
+    def has_rows(self, logical: str) -> bool:
+        t = self.table(logical)
+        return t is not None and t.rows_present
+
+
+def _table_exprs(schema: str | None, name: str) -> exp.Table:
+    return exp.table_(
+        exp.to_identifier(name, quoted=True),
+        db=exp.to_identifier(schema, quoted=True) if schema else None,
+    )
+
+
+def inspect_schema(runner: Runner) -> CdmSchema:
+    """Read the catalog of `runner`'s schema and describe the OMOP tables found."""
+    schema = runner.schema
+    where = exp.column("table_schema").eq(exp.Literal.string(schema)) if schema else None
+    query = exp.select("table_name", "column_name", "data_type").from_(
+        exp.table_("columns", db="information_schema")
+    )
+    if where is not None:
+        query = query.where(where)
+    elif runner.dialect == "duckdb":
+        query = query.where(exp.column("table_schema").eq(exp.Literal.string("main")))
+    rows = runner.fetch(query.sql(dialect=runner.dialect))
+    spellings: dict[str, dict[str, dict[str, tuple[str, str]]]] = {}
+    for table_name, column_name, data_type in rows:
+        cols = spellings.setdefault(str(table_name).lower(), {}).setdefault(str(table_name), {})
+        cols[str(column_name).lower()] = (str(column_name), str(data_type))
+    names: dict[str, str] = {}
+    raw: dict[str, dict[str, tuple[str, str]]] = {}
+    for key, by_spelling in spellings.items():
+        # a lower-case spelling wins when a table exists in two spellings
+        chosen = key if key in by_spelling else sorted(by_spelling)[0]
+        names[key] = chosen
+        raw[key] = by_spelling[chosen]
+
+    notes: list[str] = []
+    wanted = {t.table: t for t in EVENT_TABLES}
+    tables: dict[str, Table] = {}
+    for key, cols in raw.items():
+        columns = {k: v[0] for k, v in cols.items()}
+        types = {k: v[1] for k, v in cols.items()}
+        if key in wanted:
+            needed = ("person_id", wanted[key].concept, wanted[key].start)
+            missing = [c for c in needed if c not in columns]
+            if missing:
+                notes.append(
+                    f"table {names[key]} lacks column(s) {', '.join(missing)}; it is not used"
+                )
+                continue
+        if key == "person" and any(c not in columns for c in PERSON_COLUMNS[:3]):
+            notes.append("table person lacks required columns")
+            continue
+        tables[key] = Table(names[key], columns, types)
+
+    present = _rows_present(runner, schema, tables)
+    tables = {
+        k: Table(t.name, t.columns, t.types, rows_present=present.get(k, True))
+        for k, t in tables.items()
+    }
+    version = _cdm_version(runner, schema, tables)
+    return CdmSchema(schema, tables, version, tuple(notes))
+
+
+def _rows_present(runner: Runner, schema: str | None, tables: dict[str, Table]) -> dict[str, bool]:
+    probe = [k for k in ("concept", "concept_ancestor", "concept_relationship") if k in tables]
+    if not probe:
+        return {}
+    selects = [
+        exp.select(
+            exp.Literal.string(k).as_("t"),
+            exp.Exists(this=exp.select(exp.Literal.number(1)).from_(
+                _table_exprs(schema, tables[k].name)
+            ).limit(1)).as_("e"),
+        )
+        for k in probe
+    ]
+    union: exp.Query = selects[0]
+    for s in selects[1:]:
+        union = exp.union(union, s, distinct=False)
+    return {str(t): bool(e) for t, e in runner.fetch(union.sql(dialect=runner.dialect))}
+
+
+def _cdm_version(runner: Runner, schema: str | None, tables: dict[str, Table]) -> str:
+    src = tables.get("cdm_source")
+    if src is not None and src.col("cdm_version"):
+        sql = (
+            exp.select(exp.column(src.columns["cdm_version"], quoted=True))
+            .from_(_table_exprs(schema, src.name))
+            .limit(1)
+            .sql(dialect=runner.dialect)
+        )
+        try:
+            rows = runner.fetch(sql)
+        except Exception:
+            rows = []
+        if rows and rows[0][0]:
+            text = str(rows[0][0]).lower().lstrip("v")
+            for v in ("5.4", "5.3"):
+                if text.startswith(v):
+                    return v
+    proc = tables.get("procedure_occurrence")
+    if proc is not None and proc.col("procedure_end_date"):
+        return "5.4"
+    return "5.3"

@@ -1,0 +1,56 @@
+"""The parts of the OMOP CDM (5.3 and 5.4) the compiler reads, as plain data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["EVENT_TABLES", "PERSON_COLUMNS", "VOCABULARY_TABLES", "EventTable", "GENDER_CONCEPTS"]
+
+
+@dataclass(frozen=True)
+class EventTable:
+    """An OMOP event table: one row per clinical event of a person."""
+
+    domain: str
+    table: str
+    concept: str
+    start: str
+    source_value: str | None = None
+    source_concept: str | None = None
+    value: str | None = None
+    unit: str | None = None
+
+
+EVENT_TABLES: tuple[EventTable, ...] = (
+    EventTable("Condition", "condition_occurrence", "condition_concept_id",
+               "condition_start_date", "condition_source_value", "condition_source_concept_id"),
+    EventTable("Drug", "drug_exposure", "drug_concept_id", "drug_exposure_start_date",
+               "drug_source_value", "drug_source_concept_id"),
+    EventTable("Measurement", "measurement", "measurement_concept_id", "measurement_date",
+               "measurement_source_value", "measurement_source_concept_id",
+               "value_as_number", "unit_concept_id"),
+    EventTable("Procedure", "procedure_occurrence", "procedure_concept_id", "procedure_date",
+               "procedure_source_value", "procedure_source_concept_id"),
+    EventTable("Observation", "observation", "observation_concept_id", "observation_date",
+               "observation_source_value", "observation_source_concept_id",
+               "value_as_number", "unit_concept_id"),
+    EventTable("Device", "device_exposure", "device_concept_id", "device_exposure_start_date",
+               "device_source_value", "device_source_concept_id"),
+    EventTable("Visit", "visit_occurrence", "visit_concept_id", "visit_start_date",
+               "visit_source_value", "visit_source_concept_id"),
+    EventTable("Specimen", "specimen", "specimen_concept_id", "specimen_date",
+               "specimen_source_value", None),
+)
+
+PERSON_COLUMNS = ("person_id", "gender_concept_id", "year_of_birth", "month_of_birth",
+                  "day_of_birth")
+
+VOCABULARY_TABLES = ("concept", "concept_ancestor", "concept_relationship")
+
+# OMOP standard gender concepts
+GENDER_CONCEPTS: dict[str, tuple[int, ...]] = {
+    "male": (8507,),
+    "female": (8532,),
+    "other": (8521,),
+    "unknown": (8551, 8570, 0),
+}

@@ -1,0 +1,284 @@
+"""Resolving terminology codes to this node's OMOP concept ids, through its own CONCEPT,
+CONCEPT_RELATIONSHIP ('Maps to') and CONCEPT_ANCESTOR tables.
+
+`code_refs()` and `unit_codes()` (pure) list what a query needs; `lookup()` (I/O) asks
+the database once per batch and returns a `VocabLookup` the pure compiler reads.
+Partial vocabularies are handled and reported: a code missing from CONCEPT is matched on
+source values; a missing or empty CONCEPT_ANCESTOR means descendants are not expanded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from sqlglot import exp
+
+from adapters.hql.bindings import Bindings, CodesBinding
+from adapters.hql.model import Code, EventCriterion, Query
+from adapters.hql.walk import iter_events
+from adapters.hql.systems import OMOP_CONCEPT_SYSTEM, canonical_system
+from adapters.omop.runner import Runner
+from adapters.omop.schema import CdmSchema, Table
+from adapters.units import compatible_units
+
+__all__ = ["CodeRef", "ResolvedCode", "VocabLookup", "code_refs", "lookup", "unit_codes"]
+
+
+@dataclass(frozen=True, order=True)
+class CodeRef:
+    system: str
+    code: str
+    descendants: bool
+
+
+@dataclass(frozen=True)
+class ResolvedCode:
+    """How one code is matched in this database."""
+
+    by_domain: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    any_domain: tuple[int, ...] = ()
+    source_values: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    unsupported: str | None = None
+
+
+@dataclass(frozen=True)
+class VocabLookup:
+    codes: dict[CodeRef, ResolvedCode]
+    units: dict[str, tuple[int, ...]]
+    notes: tuple[str, ...] = ()
+
+
+def event_codes(e: EventCriterion, bindings: Bindings) -> list[Code] | None:
+    """The codes an event criterion stands for, or None when it is not a code set."""
+    if e.code is not None:
+        return [e.code]
+    binding = bindings.get(e.concept or "")
+    if isinstance(binding, CodesBinding):
+        return list(binding.codes)
+    return None
+
+
+def code_refs(query: Query, bindings: Bindings) -> set[CodeRef]:
+    refs: set[CodeRef] = set()
+    for _, e in iter_events(query.criteria):
+        for code in event_codes(e, bindings) or []:
+            refs.add(CodeRef(code.system, code.code, e.descendants))
+    return refs
+
+
+def unit_codes(query: Query) -> set[str]:
+    units: set[str] = set()
+    for _, e in iter_events(query.criteria):
+        if e.value is not None and e.value.unit is not None:
+            units.update(u.code for u in compatible_units(e.value.unit))
+    return units
+
+
+def _t(schema: CdmSchema, t: Table) -> exp.Table:
+    return exp.table_(
+        exp.to_identifier(t.name, quoted=True),
+        db=exp.to_identifier(schema.schema, quoted=True) if schema.schema else None,
+    )
+
+
+def _c(t: Table, name: str) -> exp.Column:
+    real = t.col(name)
+    if real is None:
+        raise KeyError(f"{t.name}.{name}")
+    return exp.column(real, quoted=True)
+
+
+def _ints(values: Iterable[int]) -> list[exp.Expression]:
+    return [exp.Literal.number(int(v)) for v in sorted(set(values))]
+
+
+def _strs(values: Iterable[str]) -> list[exp.Expression]:
+    return [exp.Literal.string(v) for v in sorted(set(values))]
+
+
+@dataclass
+class _Concept:
+    concept_id: int
+    vocabulary: str
+    code: str
+    domain: str
+    standard: str | None
+
+
+def lookup(
+    runner: Runner, schema: CdmSchema, refs: Iterable[CodeRef], units: Iterable[str]
+) -> VocabLookup:
+    refs = sorted(set(refs))
+    concept = schema.table("concept") if schema.has_rows("concept") else None
+    notes: list[str] = []
+    if concept is None:
+        notes.append("this node has no usable CONCEPT table: codes are matched on source values")
+
+    def fetch(q: exp.Expression) -> list[tuple]:
+        return runner.fetch(q.sql(dialect=runner.dialect))
+
+    def concepts_where(cond: exp.Expression) -> list[_Concept]:
+        assert concept is not None
+        cols = ["concept_id", "vocabulary_id", "concept_code", "domain_id", "standard_concept"]
+        q = exp.select(*[_c(concept, c) for c in cols]).from_(_t(schema, concept)).where(cond)
+        return [_Concept(int(r[0]), str(r[1]), str(r[2]), str(r[3]), r[4]) for r in fetch(q)]
+
+    # 1. codes -> concepts
+    found: dict[CodeRef, list[_Concept]] = {r: [] for r in refs}
+    by_vocab: dict[str, set[str]] = {}
+    ids: set[int] = set()
+    for r in refs:
+        if r.system == OMOP_CONCEPT_SYSTEM:
+            if r.code.isdigit():
+                ids.add(int(r.code))
+        else:
+            vocab = canonical_system(r.system).omop_vocabulary
+            if vocab is not None:
+                by_vocab.setdefault(vocab, set()).add(r.code)
+    known: list[_Concept] = []
+    if concept is not None and (by_vocab or ids):
+        conds: list[exp.Expression] = [
+            exp.and_(
+                _c(concept, "vocabulary_id").isin(*_strs([v])),
+                _c(concept, "concept_code").isin(*_strs(codes)),
+            )
+            for v, codes in by_vocab.items()
+        ]
+        if ids:
+            conds.append(_c(concept, "concept_id").isin(*_ints(ids)))
+        known = concepts_where(exp.or_(*conds))
+    for r in refs:
+        for c in known:
+            if r.system == OMOP_CONCEPT_SYSTEM:
+                if str(c.concept_id) == r.code:
+                    found[r].append(c)
+            elif (
+                c.code == r.code
+                and c.vocabulary.lower() == (canonical_system(r.system).omop_vocabulary or "").lower()
+            ):
+                found[r].append(c)
+
+    # 2. non-standard -> standard via 'Maps to'
+    nonstandard = {c.concept_id for cs in found.values() for c in cs if c.standard not in ("S", "C")}
+    maps: dict[int, list[_Concept]] = {}
+    rel = schema.table("concept_relationship") if schema.has_rows("concept_relationship") else None
+    if nonstandard and rel is not None and concept is not None:
+        q = (
+            exp.select(_c(rel, "concept_id_1"), _c(rel, "concept_id_2"))
+            .from_(_t(schema, rel))
+            .where(_c(rel, "relationship_id").eq(exp.Literal.string("Maps to")))
+            .where(_c(rel, "concept_id_1").isin(*_ints(nonstandard)))
+        )
+        pairs = [(int(a), int(b)) for a, b in fetch(q)]
+        targets = {b for _, b in pairs}
+        target_concepts = (
+            {c.concept_id: c for c in concepts_where(_c(concept, "concept_id").isin(*_ints(targets)))}
+            if targets
+            else {}
+        )
+        for a, b in pairs:
+            if b in target_concepts:
+                maps.setdefault(a, []).append(target_concepts[b])
+
+    # 3. descendants through CONCEPT_ANCESTOR
+    anc = schema.table("concept_ancestor") if schema.has_rows("concept_ancestor") else None
+    standard_roots: set[int] = set()
+    for r, cs in found.items():
+        if r.descendants:
+            for c in cs:
+                for s in maps.get(c.concept_id, [c]) if c.standard not in ("S", "C") else [c]:
+                    standard_roots.add(s.concept_id)
+    descendants: dict[int, list[tuple[int, str | None]]] = {}
+    if standard_roots and anc is not None:
+        q = exp.select(
+            _c(anc, "ancestor_concept_id"), _c(anc, "descendant_concept_id")
+        ).from_(_t(schema, anc)).where(_c(anc, "ancestor_concept_id").isin(*_ints(standard_roots)))
+        rows = [(int(a), int(d)) for a, d in fetch(q)]
+        domains: dict[int, str] = {}
+        desc_ids = {d for _, d in rows}
+        if desc_ids and concept is not None:
+            qd = (
+                exp.select(_c(concept, "concept_id"), _c(concept, "domain_id"))
+                .from_(_t(schema, concept))
+                .where(_c(concept, "concept_id").isin(*_ints(desc_ids)))
+            )
+            domains = {int(i): str(d) for i, d in fetch(qd)}
+        for a, d in rows:
+            descendants.setdefault(a, []).append((d, domains.get(d)))
+    elif standard_roots:
+        notes.append(
+            "this node's CONCEPT_ANCESTOR table is missing or empty: descendants of codes are "
+            "not included, so counts may be lower than with a full vocabulary"
+        )
+
+    resolved = {r: _resolve_one(r, found[r], maps, descendants) for r in refs}
+
+    # 4. units
+    unit_ids: dict[str, tuple[int, ...]] = {}
+    units = sorted(set(units))
+    if units and concept is not None:
+        q = (
+            exp.select(_c(concept, "concept_id"), _c(concept, "concept_code"))
+            .from_(_t(schema, concept))
+            .where(_c(concept, "vocabulary_id").eq(exp.Literal.string("UCUM")))
+            .where(_c(concept, "concept_code").isin(*_strs(units)))
+        )
+        acc: dict[str, list[int]] = {}
+        for cid, code in fetch(q):
+            acc.setdefault(str(code), []).append(int(cid))
+        unit_ids = {k: tuple(sorted(v)) for k, v in acc.items()}
+    return VocabLookup(resolved, unit_ids, tuple(notes))
+
+
+def _label(r: CodeRef) -> str:
+    return f"{canonical_system(r.system).name} {r.code}"
+
+
+def _resolve_one(
+    r: CodeRef,
+    concepts: list[_Concept],
+    maps: dict[int, list[_Concept]],
+    descendants: dict[int, list[tuple[int, str | None]]],
+) -> ResolvedCode:
+    system = canonical_system(r.system)
+    if not concepts:
+        if r.system == OMOP_CONCEPT_SYSTEM:
+            if not r.code.isdigit():
+                return ResolvedCode(unsupported=f"OMOP concept id {r.code!r} is not a number")
+            return ResolvedCode(
+                any_domain=(int(r.code),),
+                notes=(f"OMOP concept {r.code} is not in this node's CONCEPT table: "
+                       "matched in every event table, without descendants",),
+            )
+        if system.omop_vocabulary is None:
+            return ResolvedCode(
+                unsupported=f"{system.name} codes have no OMOP vocabulary ({_label(r)})"
+            )
+        return ResolvedCode(
+            source_values=(r.code,),
+            notes=(f"{_label(r)} is not in this node's vocabulary: matched on source values "
+                   "only, without descendants",),
+        )
+    by_domain: dict[str, set[int]] = {}
+    notes: list[str] = []
+    for c in concepts:
+        targets = [c]
+        if c.standard not in ("S", "C"):
+            targets = maps.get(c.concept_id, [])
+            if targets:
+                names = ", ".join(f"{t.vocabulary} {t.code}" for t in targets)
+                notes.append(f"{_label(r)} is non-standard: mapped to standard {names}")
+            else:
+                targets = [c]
+                notes.append(f"{_label(r)} is non-standard and has no 'Maps to': matched as is")
+        for t in targets:
+            by_domain.setdefault(t.domain, set()).add(t.concept_id)
+            if r.descendants:
+                for d, dom in descendants.get(t.concept_id, []):
+                    by_domain.setdefault(dom or t.domain, set()).add(d)
+    return ResolvedCode(
+        by_domain={k: tuple(sorted(v)) for k, v in sorted(by_domain.items())},
+        notes=tuple(notes),
+    )

@@ -1,0 +1,92 @@
+"""The wire protocol between the hub and a node service (JSON over HTTP, pydantic models).
+
+    GET  /capabilities  -> Capabilities
+    POST /count         CountRequest -> NodeCount   (only protected numbers)
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from adapters.disclosure import Policy, Protected
+from adapters.hql.bindings import Bindings
+from adapters.hql.model import Query
+
+__all__ = [
+    "PROTOCOL_VERSION",
+    "Capabilities",
+    "CountRequest",
+    "Dataset",
+    "NodeCount",
+    "NodeStatus",
+    "Stratum",
+    "UnsupportedCriterion",
+]
+
+PROTOCOL_VERSION = "1"
+
+NodeStatus = Literal["ok", "suppressed", "unsupported", "error", "timeout"]
+
+
+class Dataset(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    title: str
+    description: str = ""
+
+
+class Capabilities(BaseModel):
+    """What a node is and can do; published to the hub, never patient-level."""
+
+    model_config = ConfigDict(frozen=True)
+
+    protocol: str = PROTOCOL_VERSION
+    node: str
+    title: str
+    model: str
+    datasets: list[Dataset] = []
+    features: dict[str, bool] = {}
+    policy: Policy
+    policy_summary: str
+    notes: list[str] = []
+
+
+class CountRequest(BaseModel):
+    """A query in canonical form with the bindings of its concepts for the node's model."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    query: Query
+    bindings: Bindings = {}
+    floor: Annotated[Policy | None, Field(description="the federation's minimum policy")] = None
+
+
+class UnsupportedCriterion(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    path: str
+    reason: str
+
+
+class Stratum(Protected):
+    sex: str | None = None
+    age: str | None = None
+
+
+class NodeCount(BaseModel):
+    """A node's answer: protected numbers only, with how they were adjusted."""
+
+    model_config = ConfigDict(frozen=True)
+
+    node: str
+    status: NodeStatus
+    count: int | None = None
+    countAdjustedTo: list[str | int] = []  # noqa: N815 - GA4GH Beacon v2 field name
+    countPrecision: Literal["exact", "rounded", "imprecise"] | None = None  # noqa: N815
+    strata: list[Stratum] | None = None
+    unsupported: list[UnsupportedCriterion] = []
+    notes: list[str] = []
+    error: str | None = None

@@ -1,0 +1,24 @@
+"""The Hyperfed hub: query preparation, fan-out to nodes, totals, jobs, audit, HTTP API
+and the `hyperfed` command line. Errors become problem+json only in `hub.problems`.
+
+Errors::
+
+    SettingsError     hub configuration missing or invalid (hub.settings)
+    QueryRejected     a query failed validation; names JSON paths (hub.prepare)
+    HubError          HTTP-level errors: NotFound, BadRequest (hub.problems)
+"""
+
+__all__ = ["create_app", "load_settings"]
+
+
+def __getattr__(name: str) -> object:
+    # lazy: `import hub.cli` must not pay for FastAPI and the ontology
+    if name == "create_app":
+        from hub.app import create_app
+
+        return create_app
+    if name == "load_settings":
+        from hub.settings import load_settings
+
+        return load_settings
+    raise AttributeError(name)

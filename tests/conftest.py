@@ -1,0 +1,79 @@
+"""Session-wide fixtures: the repository, the shared data folder, a throwaway PostgreSQL."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.pgserver import PgNotFoundError, PgServer, find_pg_bindir
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DIR = Path(__file__).resolve().parents[2] / "shared"
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """The `shared` folder beside the repository (real sample data); skips when absent."""
+    if not SHARED_DIR.is_dir():
+        pytest.skip(f"shared data folder {SHARED_DIR} is absent (it sits beside the repository)")
+    return SHARED_DIR
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """A throwaway PostgreSQL cluster on 127.0.0.1 for the whole session.
+
+    Missing PostgreSQL is a failure, not a skip: PostgreSQL support is a feature. A developer
+    may opt out explicitly with HYPERFED_SKIP_PG=1.
+    """
+    if os.environ.get("HYPERFED_SKIP_PG") == "1":
+        pytest.skip("PostgreSQL tests skipped because HYPERFED_SKIP_PG=1")
+    try:
+        bindir = find_pg_bindir()
+    except PgNotFoundError as exc:
+        missing = str(exc)
+    else:
+        missing = ""
+    if missing:
+        pytest.fail(
+            f"{missing}\n(PostgreSQL tests are not skipped silently: set HYPERFED_SKIP_PG=1 to "
+            "skip them deliberately.)",
+            pytrace=False,
+        )
+    with PgServer(bindir) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def pg_dsn(pg_server: PgServer) -> str:
+    """DSN of the session server's default `postgres` database."""
+    return pg_server.dsn
+
+
+@pytest.fixture(scope="session")
+def pg_database(pg_server: PgServer) -> Callable[[str], str]:
+    """Factory: ``pg_database("omop")`` creates a fresh, empty database and returns its DSN.
+
+    Names are made unique within the session (``omop``, ``omop_2``, ...), so every call gets
+    a database of its own. Session-scoped, so fixtures of any scope can use it.
+    """
+    counters: dict[str, itertools.count[int]] = {}
+
+    def create(name: str = "test") -> str:
+        base = re.sub(r"[^a-z0-9_]", "_", name.lower())[:50] or "test"
+        if not base[0].isalpha():
+            base = f"db_{base}"
+        n = next(counters.setdefault(base, itertools.count(1)))
+        return pg_server.create_database(base if n == 1 else f"{base}_{n}")
+
+    return create
