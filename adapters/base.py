@@ -70,8 +70,9 @@ class Adapter(ABC):
         }
 
     @abstractmethod
-    def count(self, query: Query, bindings: Bindings, as_of: dt.date,
-              timeout_s: float | None = None) -> ExactCount: ...
+    def count(
+        self, query: Query, bindings: Bindings, as_of: dt.date, timeout_s: float | None = None
+    ) -> ExactCount: ...
 
     @abstractmethod
     def explain(self, query: Query, bindings: Bindings, as_of: dt.date) -> str: ...
@@ -91,7 +92,7 @@ def load_adapter_class(name: str) -> type[Adapter]:
         if name in builtin:
             module, _, attr = builtin[name].partition(":")
             cls = getattr(__import__(module, fromlist=[attr]), attr)
-            return cls  # type: ignore[no-any-return]
+            return cls
         raise UnknownAdapter(name, sorted({*eps, *builtin}))
     loaded = eps[name].load()
     if not (isinstance(loaded, type) and issubclass(loaded, Adapter)):

@@ -102,8 +102,8 @@ class Protected(BaseModel):
 
     count: int | None
     status: Literal["ok", "suppressed"]
-    countAdjustedTo: list[str | int]  # noqa: N815 - GA4GH Beacon v2 field name
-    countPrecision: Precision  # noqa: N815 - GA4GH Beacon v2 field name
+    countAdjustedTo: list[str | int]
+    countPrecision: Precision
 
 
 def _uniform(secret: bytes, true_count: int) -> float:
@@ -122,7 +122,7 @@ def laplace_noise(secret: bytes, true_count: int, scale: float) -> float:
 
 
 def _round_to(value: float, base: int) -> int:
-    return int(math.floor(value / base + 0.5)) * base
+    return math.floor(value / base + 0.5) * base
 
 
 def _adjustments(policy: Policy, noisy: bool) -> tuple[list[str | int], Precision]:
@@ -183,6 +183,4 @@ def protect_sum(released: list[Protected], policy: Policy) -> Protected:
         adjusted.append(policy.rounding)
     exact = all(p.countPrecision == "exact" for p in parts) and policy.rounding == 1
     precision: Precision = "imprecise" if noisy else ("exact" if exact else "rounded")
-    return Protected(
-        count=rounded, status="ok", countAdjustedTo=adjusted, countPrecision=precision
-    )
+    return Protected(count=rounded, status="ok", countAdjustedTo=adjusted, countPrecision=precision)

@@ -1,7 +1,7 @@
 """The wire protocol between the hub and a node service (JSON over HTTP, pydantic models).
 
-    GET  /capabilities  -> Capabilities
-    POST /count         CountRequest -> NodeCount   (only protected numbers)
+GET  /capabilities  -> Capabilities
+POST /count         CountRequest -> NodeCount   (only protected numbers)
 """
 
 from __future__ import annotations
@@ -84,8 +84,8 @@ class NodeCount(BaseModel):
     node: str
     status: NodeStatus
     count: int | None = None
-    countAdjustedTo: list[str | int] = []  # noqa: N815 - GA4GH Beacon v2 field name
-    countPrecision: Literal["exact", "rounded", "imprecise"] | None = None  # noqa: N815
+    countAdjustedTo: list[str | int] = []
+    countPrecision: Literal["exact", "rounded", "imprecise"] | None = None
     strata: list[Stratum] | None = None
     unsupported: list[UnsupportedCriterion] = []
     notes: list[str] = []

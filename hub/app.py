@@ -64,22 +64,40 @@ class Hub:
 
     def new_result(self, prepared: Prepared) -> FederatedResult:
         return FederatedResult(
-            id=str(uuid.uuid4()), status="running", created=dt.datetime.now(dt.UTC),
-            as_of=prepared.query.as_of or dt.date.today(), query_key=prepared.key,
-            query=prepared.query.model_dump(mode="json", by_alias=True, exclude_none=True,
-                                            exclude_defaults=True))
+            id=str(uuid.uuid4()),
+            status="running",
+            created=dt.datetime.now(dt.UTC),
+            as_of=prepared.query.as_of or dt.date.today(),
+            query_key=prepared.key,
+            query=prepared.query.model_dump(
+                mode="json", by_alias=True, exclude_none=True, exclude_defaults=True
+            ),
+        )
 
-    async def run(self, result: FederatedResult, prepared: Prepared,
-                  researcher: str | None) -> FederatedResult:
+    async def run(
+        self, result: FederatedResult, prepared: Prepared, researcher: str | None
+    ) -> FederatedResult:
         assert self.client is not None
         floor = self.settings.floor
-        nodes = await fan_out(self.client, self.settings.nodes, prepared,
-                              self.settings.deadline, floor)
-        done = result.model_copy(update={
-            "status": "done", "finished": dt.datetime.now(dt.UTC), "nodes": nodes,
-            "total": federated_total(nodes, floor), "strata": federated_strata(nodes, floor)})
-        await asyncio.to_thread(self.store.finish, done.id, done.finished, researcher,
-                                done.model_dump(mode="json"))
+        nodes = await fan_out(
+            self.client, self.settings.nodes, prepared, self.settings.deadline, floor
+        )
+        done = result.model_copy(
+            update={
+                "status": "done",
+                "finished": dt.datetime.now(dt.UTC),
+                "nodes": nodes,
+                "total": federated_total(nodes, floor),
+                "strata": federated_strata(nodes, floor),
+            }
+        )
+        await asyncio.to_thread(
+            self.store.finish,
+            done.id,
+            done.finished or done.created,
+            researcher,
+            done.model_dump(mode="json"),
+        )
         return done
 
 
@@ -107,9 +125,18 @@ def create_app(settings: HubSettings, ontology: Ontology | None = None) -> FastA
 
     @app.get("/")
     async def index() -> dict[str, Any]:
-        return {"title": settings.title, "ontology_version": hub.ontology.version,
-                "links": {"queries": "/queries", "schema": "/schema/query", "nodes": "/nodes",
-                          "concepts": "/concepts", "ontology": "/ontology", "docs": "/docs"}}
+        return {
+            "title": settings.title,
+            "ontology_version": hub.ontology.version,
+            "links": {
+                "queries": "/queries",
+                "schema": "/schema/query",
+                "nodes": "/nodes",
+                "concepts": "/concepts",
+                "ontology": "/ontology",
+                "docs": "/docs",
+            },
+        }
 
     @app.get("/health")
     async def health() -> dict[str, str]:
@@ -122,24 +149,42 @@ def create_app(settings: HubSettings, ontology: Ontology | None = None) -> FastA
         schema["$id"] = "https://w3id.org/hyperfed/hql/1"
         return schema
 
-    @app.post("/queries", status_code=200, response_model=FederatedResult,
-              openapi_extra={"requestBody": {"required": True, "content": {
-                  "application/json": {"schema": HqlQuery.model_json_schema(
-                      by_alias=True, ref_template="#/components/schemas/{model}")}}}})
+    @app.post(
+        "/queries",
+        status_code=200,
+        response_model=FederatedResult,
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": HqlQuery.model_json_schema(
+                            by_alias=True, ref_template="#/components/schemas/{model}"
+                        )
+                    }
+                },
+            }
+        },
+    )
     async def post_query(request: Request) -> Response:
         document = json.loads(await request.body())
         prepared = hub.prepare(document)
         researcher = request.headers.get("x-researcher")
         result = hub.new_result(prepared)
-        await asyncio.to_thread(hub.store.start, result.id, result.created, result.query_key,
-                                researcher, result.model_dump(mode="json"))
+        await asyncio.to_thread(
+            hub.store.start,
+            result.id,
+            result.created,
+            result.query_key,
+            researcher,
+            result.model_dump(mode="json"),
+        )
         location = {"Location": f"/queries/{result.id}"}
         if "respond-async" in request.headers.get("prefer", ""):
             task = asyncio.create_task(_background(hub, result, prepared, researcher))
             hub.tasks.add(task)
             task.add_done_callback(hub.tasks.discard)
-            return JSONResponse(result.model_dump(mode="json"), status_code=202,
-                                headers=location)
+            return JSONResponse(result.model_dump(mode="json"), status_code=202, headers=location)
         done = await hub.run(result, prepared, researcher)
         return Response(done.model_dump_json(), media_type="application/json", headers=location)
 
@@ -171,7 +216,8 @@ def create_app(settings: HubSettings, ontology: Ontology | None = None) -> FastA
 
     @app.get("/concepts")
     async def search_concepts(
-        q: str = Query(min_length=1, max_length=200), category: str | None = None,
+        q: str = Query(min_length=1, max_length=200),
+        category: str | None = None,
         limit: int = Query(default=20, ge=1, le=200),
     ) -> list[Any]:
         return [_plain(c) for c in hub.ontology.search(q, limit=limit, category=category)]
@@ -179,8 +225,9 @@ def create_app(settings: HubSettings, ontology: Ontology | None = None) -> FastA
     @app.get("/concepts/{ref:path}")
     async def concept(ref: str) -> dict[str, Any]:
         info = _plain(hub.ontology.concept(ref))
-        info["bindings"] = {m: _plain(hub.ontology.resolve(ref, m))
-                            for m in ("omop", "fhir", "sdtm", "dicom")}
+        info["bindings"] = {
+            m: _plain(hub.ontology.resolve(ref, m)) for m in ("omop", "fhir", "sdtm", "dicom")
+        }
         return info
 
     @app.get("/ontology")
@@ -213,6 +260,7 @@ def create_app(settings: HubSettings, ontology: Ontology | None = None) -> FastA
     return app
 
 
-async def _background(hub: Hub, result: FederatedResult, prepared: Prepared,
-                      researcher: str | None) -> None:
+async def _background(
+    hub: Hub, result: FederatedResult, prepared: Prepared, researcher: str | None
+) -> None:
     await hub.run(result, prepared, researcher)

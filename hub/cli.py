@@ -1,13 +1,13 @@
 """The `hyperfed` command line (typer). These command forms are a public contract:
 
-    hyperfed demo --port N
-    hyperfed hub serve --config hub.toml
-    hyperfed node serve --config node.toml
-    hyperfed node count --exact --model omop --source duckdb:///path.duckdb QUERY.json --json
-    hyperfed node explain --model omop --source postgresql://... QUERY.json
-    hyperfed query --hub URL QUERY.json [--json]
-    hyperfed generate omop --persons N --out file.duckdb
-    hyperfed ontology search TEXT | hyperfed ontology import-eucaim CSV --out FILE.ttl
+hyperfed demo --port N
+hyperfed hub serve --config hub.toml
+hyperfed node serve --config node.toml
+hyperfed node count --exact --model omop --source duckdb:///path.duckdb QUERY.json --json
+hyperfed node explain --model omop --source postgresql://... QUERY.json
+hyperfed query --hub URL QUERY.json [--json]
+hyperfed generate omop --persons N --out file.duckdb
+hyperfed ontology search TEXT | hyperfed ontology import-eucaim CSV --out FILE.ttl
 """
 
 from __future__ import annotations
@@ -23,8 +23,11 @@ from rich.console import Console
 
 from hub.render import render_result
 
-app = typer.Typer(help="Hyperfed: federated feasibility queries over OMOP, FHIR, SDTM, DICOM.",
-                  no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="Hyperfed: federated feasibility queries over OMOP, FHIR, SDTM, DICOM.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 node_app = typer.Typer(help="Run and check a node beside your data.", no_args_is_help=True)
 hub_app = typer.Typer(help="Run the hub.", no_args_is_help=True)
 gen_app = typer.Typer(help="Generate synthetic data.", no_args_is_help=True)
@@ -57,7 +60,8 @@ def demo(
     port: Annotated[int, typer.Option(help="hub port; nodes use the next ports")] = 8100,
     host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
     data_dir: Annotated[Path, typer.Option(help="where demo data and configs go")] = Path(
-        ".hyperfed/demo"),
+        ".hyperfed/demo"
+    ),
 ) -> None:
     """Start a demo federation: a hub and three OMOP nodes (OHDSI Eunomia GiBleed and two
     synthetic sites). Serves until interrupted."""
@@ -85,8 +89,9 @@ def hub_serve(
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
 
 
-def _adapter(config: Path | None, model: str | None, source: str | None,
-             schema: str | None) -> tuple[Any, Any]:
+def _adapter(
+    config: Path | None, model: str | None, source: str | None, schema: str | None
+) -> tuple[Any, Any]:
     from adapters.base import AdapterError, load_adapter_class
     from adapters.node.config import ConfigError, load_node_config
     from adapters.omop.runner import SourceError
@@ -126,11 +131,13 @@ def _prepare_local(query_file: Path, model: str, as_of: dt.datetime | None) -> A
 
 ConfigOpt = Annotated[Path | None, typer.Option(help="node TOML file")]
 ModelOpt = Annotated[str | None, typer.Option(help="data model: omop")]
-SourceOpt = Annotated[str | None, typer.Option(
-    help="duckdb:///path/to.duckdb or postgresql://user@host/db")]
+SourceOpt = Annotated[
+    str | None, typer.Option(help="duckdb:///path/to.duckdb or postgresql://user@host/db")
+]
 SchemaOpt = Annotated[str | None, typer.Option(help="database schema of the CDM tables")]
-AsOfOpt = Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"],
-                                                     help="reference date for ages")]
+AsOfOpt = Annotated[
+    dt.datetime | None, typer.Option(formats=["%Y-%m-%d"], help="reference date for ages")
+]
 
 
 @node_app.command("serve")
@@ -155,10 +162,14 @@ def node_serve(
 @node_app.command("count")
 def node_count(
     query_file: Annotated[Path, typer.Argument(help="HQL query JSON file")],
-    exact: Annotated[bool, typer.Option(
-        "--exact", help="the true count, for checking mappings; local only")] = False,
-    config: ConfigOpt = None, model: ModelOpt = None, source: SourceOpt = None,
-    schema: SchemaOpt = None, as_of: AsOfOpt = None,
+    exact: Annotated[
+        bool, typer.Option("--exact", help="the true count, for checking mappings; local only")
+    ] = False,
+    config: ConfigOpt = None,
+    model: ModelOpt = None,
+    source: SourceOpt = None,
+    schema: SchemaOpt = None,
+    as_of: AsOfOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Count on this machine, straight from the database (never over the network)."""
@@ -167,11 +178,17 @@ def node_count(
     adapter, node_config = _adapter(config, model, source, schema)
     query, bindings = _prepare_local(query_file, adapter.MODEL, as_of)
     result = adapter.count(query, bindings, query.as_of or dt.date.today())
-    payload: dict[str, Any] = {"count": result.total, "exact": exact, "notes": result.notes,
-                               "unsupported": [u.model_dump() for u in result.unsupported]}
+    payload: dict[str, Any] = {
+        "count": result.total,
+        "exact": exact,
+        "notes": result.notes,
+        "unsupported": [u.model_dump() for u in result.unsupported],
+    }
     if result.dimensions:
-        payload["strata"] = [dict(zip([*result.dimensions, "count"], [*k, v], strict=True))
-                             for k, v in sorted(result.strata.items())]
+        payload["strata"] = [
+            dict(zip([*result.dimensions, "count"], [*k, v], strict=True))
+            for k, v in sorted(result.strata.items())
+        ]
     if not exact and result.total is not None:
         from adapters.node.service import NodeService
 
@@ -179,8 +196,11 @@ def node_count(
         if cfg is None:
             from adapters.node.config import NodeConfig, NodeSettings
 
-            cfg = NodeConfig(node=NodeSettings(id="local", source=str(source)),
-                             policy=Policy(), base_dir=Path.home() / ".hyperfed")
+            cfg = NodeConfig(
+                node=NodeSettings(id="local", source=str(source)),
+                policy=Policy(),
+                base_dir=Path.home() / ".hyperfed",
+            )
         protected = NodeService(cfg, adapter).protect(result, query, cfg.policy)
         payload = protected.model_dump(exclude_none=True) | {"exact": False}
     if as_json:
@@ -201,8 +221,11 @@ def node_count(
 @node_app.command("explain")
 def node_explain(
     query_file: Annotated[Path, typer.Argument(help="HQL query JSON file")],
-    config: ConfigOpt = None, model: ModelOpt = None, source: SourceOpt = None,
-    schema: SchemaOpt = None, as_of: AsOfOpt = None,
+    config: ConfigOpt = None,
+    model: ModelOpt = None,
+    source: SourceOpt = None,
+    schema: SchemaOpt = None,
+    as_of: AsOfOpt = None,
 ) -> None:
     """Show the native query (SQL) this node would run for QUERY_FILE."""
     adapter, _ = _adapter(config, model, source, schema)
@@ -232,9 +255,14 @@ def query(
         else:
             err.print(f"[bold red]{body.get('title', r.status_code)}[/]: {body.get('detail', '')}")
             for e in body.get("errors", []):
-                err.print(f"  {e.get('path')}: {e.get('message')}"
-                          + (f" (did you mean {', '.join(e['suggestions'])}?)"
-                             if e.get("suggestions") else ""))
+                err.print(
+                    f"  {e.get('path')}: {e.get('message')}"
+                    + (
+                        f" (did you mean {', '.join(e['suggestions'])}?)"
+                        if e.get("suggestions")
+                        else ""
+                    )
+                )
         raise typer.Exit(1)
     if as_json:
         print(json.dumps(body, indent=2))

@@ -63,9 +63,14 @@ def _write_site(site: DemoSite, path: Path) -> None:
     else:
         from adapters.synth import SynthSpec, write_omop_duckdb
 
-        write_omop_duckdb(SynthSpec(persons=site.persons, seed=site.seed,
-                                    hemoglobin_g_per_l_share=site.hemoglobin_g_per_l_share),
-                          tmp)
+        write_omop_duckdb(
+            SynthSpec(
+                persons=site.persons,
+                seed=site.seed,
+                hemoglobin_g_per_l_share=site.hemoglobin_g_per_l_share,
+            ),
+            tmp,
+        )
     tmp.rename(path)  # atomic: a crash never leaves a half-written database behind
 
 
@@ -120,11 +125,15 @@ def build_servers(data_dir: Path, host: str, port: int) -> list[_Server]:
     for i, site in enumerate(SITES, start=1):
         config = load_node_config(data_dir / f"{site.id}.toml")
         service = NodeService(config, OmopAdapter.from_source(config.resolved_source()))
-        servers.append(_Server(uvicorn.Config(create_node_app(service), host=host,
-                                              port=port + i, log_level="warning")))
+        servers.append(
+            _Server(
+                uvicorn.Config(
+                    create_node_app(service), host=host, port=port + i, log_level="warning"
+                )
+            )
+        )
     hub_app = create_app(load_settings(hub_toml))
-    servers.insert(0, _Server(uvicorn.Config(hub_app, host=host, port=port,
-                                             log_level="warning")))
+    servers.insert(0, _Server(uvicorn.Config(hub_app, host=host, port=port, log_level="warning")))
     return servers
 
 

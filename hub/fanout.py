@@ -14,48 +14,76 @@ import httpx
 from pydantic import ValidationError
 
 from adapters.disclosure import Policy, Protected, protect_sum
-from adapters.protocol import CountRequest, NodeCount
+from adapters.protocol import CountRequest, NodeCount, NodeStatus
 from hub.prepare import Prepared
 from hub.results import NodeResult, TotalResult, TotalStratum
 from hub.settings import NodeEntry
 
-__all__ = ["ask_node", "fan_out", "federated_total", "federated_strata"]
+__all__ = ["ask_node", "fan_out", "federated_strata", "federated_total"]
 
 
-def _failed(node: NodeEntry, status: str, error: str, elapsed: float) -> NodeResult:
-    return NodeResult(node=node.id, title=node.title, status=status,  # type: ignore[arg-type]
-                      error=error, elapsed_ms=round(elapsed * 1000, 2))
+def _failed(node: NodeEntry, status: NodeStatus, error: str, elapsed: float) -> NodeResult:
+    return NodeResult(
+        node=node.id,
+        title=node.title,
+        status=status,
+        error=error,
+        elapsed_ms=round(elapsed * 1000, 2),
+    )
 
 
 def _floored(result: NodeCount, floor: Policy) -> NodeCount:
     """Re-apply the federation threshold to what a node released (a node whose own
     policy is laxer than the floor cannot push a small count through)."""
     if result.count is not None and result.count < floor.threshold:
-        return result.model_copy(update={
-            "status": "suppressed", "count": None,
-            "countAdjustedTo": [f"<{floor.threshold}"], "countPrecision": "imprecise"})
+        return result.model_copy(
+            update={
+                "status": "suppressed",
+                "count": None,
+                "countAdjustedTo": [f"<{floor.threshold}"],
+                "countPrecision": "imprecise",
+            }
+        )
     if result.strata:
-        strata = [s if s.count is None or s.count >= floor.threshold else s.model_copy(update={
-            "status": "suppressed", "count": None, "countAdjustedTo": [f"<{floor.threshold}"],
-            "countPrecision": "imprecise"}) for s in result.strata]
+        strata = [
+            s
+            if s.count is None or s.count >= floor.threshold
+            else s.model_copy(
+                update={
+                    "status": "suppressed",
+                    "count": None,
+                    "countAdjustedTo": [f"<{floor.threshold}"],
+                    "countPrecision": "imprecise",
+                }
+            )
+            for s in result.strata
+        ]
         result = result.model_copy(update={"strata": strata})
     return result
 
 
-async def ask_node(client: httpx.AsyncClient, node: NodeEntry, body: bytes,
-                   deadline: float, floor: Policy) -> NodeResult:
+async def ask_node(
+    client: httpx.AsyncClient, node: NodeEntry, body: bytes, deadline: float, floor: Policy
+) -> NodeResult:
     started = time.perf_counter()
     try:
         async with asyncio.timeout(node.deadline or deadline):
             response = await client.post(
-                node.url.rstrip("/") + "/count", content=body,
-                headers={"content-type": "application/json"})
+                node.url.rstrip("/") + "/count",
+                content=body,
+                headers={"content-type": "application/json"},
+            )
     except TimeoutError:
-        return _failed(node, "timeout", f"no answer within {node.deadline or deadline} s",
-                       time.perf_counter() - started)
+        return _failed(
+            node,
+            "timeout",
+            f"no answer within {node.deadline or deadline} s",
+            time.perf_counter() - started,
+        )
     except httpx.HTTPError as exc:
-        return _failed(node, "error", f"node unreachable ({type(exc).__name__})",
-                       time.perf_counter() - started)
+        return _failed(
+            node, "error", f"node unreachable ({type(exc).__name__})", time.perf_counter() - started
+        )
     elapsed = time.perf_counter() - started
     if response.status_code != 200:
         return _failed(node, "error", f"node answered HTTP {response.status_code}", elapsed)
@@ -69,22 +97,35 @@ async def ask_node(client: httpx.AsyncClient, node: NodeEntry, body: bytes,
     return NodeResult(**result.model_dump(), title=node.title, elapsed_ms=round(elapsed * 1000, 2))
 
 
-async def fan_out(client: httpx.AsyncClient, nodes: list[NodeEntry], prepared: Prepared,
-                  deadline: float, floor: Policy) -> list[NodeResult]:
+async def fan_out(
+    client: httpx.AsyncClient,
+    nodes: list[NodeEntry],
+    prepared: Prepared,
+    deadline: float,
+    floor: Policy,
+) -> list[NodeResult]:
     bodies: dict[str, bytes] = {}
     for model in {n.model for n in nodes}:
-        request = CountRequest(query=prepared.query, bindings=prepared.bindings.get(model, {}),
-                               floor=floor)
+        request = CountRequest(
+            query=prepared.query, bindings=prepared.bindings.get(model, {}), floor=floor
+        )
         bodies[model] = request.model_dump_json(by_alias=True, exclude_none=True).encode()
-    return list(await asyncio.gather(*[
-        ask_node(client, n, bodies[n.model], deadline, floor) for n in nodes]))
+    return list(
+        await asyncio.gather(
+            *[ask_node(client, n, bodies[n.model], deadline, floor) for n in nodes]
+        )
+    )
 
 
 def _as_protected(r: NodeCount) -> Protected | None:
     if r.status not in ("ok", "suppressed") or r.countPrecision is None:
         return None
-    return Protected(count=r.count, status="ok" if r.status == "ok" else "suppressed",
-                     countAdjustedTo=r.countAdjustedTo, countPrecision=r.countPrecision)
+    return Protected(
+        count=r.count,
+        status="ok" if r.status == "ok" else "suppressed",
+        countAdjustedTo=r.countAdjustedTo,
+        countPrecision=r.countPrecision,
+    )
 
 
 def _total(parts: list[Protected], expected: int, floor: Policy) -> TotalResult:
@@ -93,8 +134,10 @@ def _total(parts: list[Protected], expected: int, floor: Policy) -> TotalResult:
     lower = counted < expected
     note = ""
     if lower:
-        note = (f"sum over {counted} of {expected} nodes: nodes that were suppressed, "
-                "unsupported, failed or timed out contribute nothing, so this is a lower bound")
+        note = (
+            f"sum over {counted} of {expected} nodes: nodes that were suppressed, "
+            "unsupported, failed or timed out contribute nothing, so this is a lower bound"
+        )
     return TotalResult(**total.model_dump(), nodes_counted=counted, lower_bound=lower, note=note)
 
 
@@ -108,9 +151,16 @@ def federated_strata(results: list[NodeResult], floor: Policy) -> list[TotalStra
     for r in results:
         for s in r.strata or []:
             cells.setdefault((s.sex, s.age), []).append(
-                Protected(count=s.count, status=s.status, countAdjustedTo=s.countAdjustedTo,
-                          countPrecision=s.countPrecision))
+                Protected(
+                    count=s.count,
+                    status=s.status,
+                    countAdjustedTo=s.countAdjustedTo,
+                    countPrecision=s.countPrecision,
+                )
+            )
     if not cells:
         return None
-    return [TotalStratum(**_total(parts, len(results), floor).model_dump(), sex=sex, age=age)
-            for (sex, age), parts in cells.items()]
+    return [
+        TotalStratum(**_total(parts, len(results), floor).model_dump(), sex=sex, age=age)
+        for (sex, age), parts in cells.items()
+    ]

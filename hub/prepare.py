@@ -46,28 +46,41 @@ def _check(query: Query, ontology: Ontology) -> list[Problem]:
             try:
                 canonical_system(e.code.system)
             except UnknownSystem as exc:
-                problems.append({"path": f"{path}.code.system", "message": str(exc),
-                                 "value": e.code.system})
+                problems.append(
+                    {"path": f"{path}.code.system", "message": str(exc), "value": e.code.system}
+                )
         if e.concept is not None:
             try:
                 ontology.expand(e.concept)
             except UnknownConcept as exc:
-                problems.append({"path": f"{path}.concept", "message": str(exc),
-                                 "value": e.concept, "suggestions": list(exc.suggestions)})
+                problems.append(
+                    {
+                        "path": f"{path}.concept",
+                        "message": str(exc),
+                        "value": e.concept,
+                        "suggestions": list(exc.suggestions),
+                    }
+                )
                 continue
-            demographic = isinstance(ontology.resolve(e.concept, "omop"),
-                                     SexBinding | EveryoneBinding)
+            demographic = isinstance(
+                ontology.resolve(e.concept, "omop"), SexBinding | EveryoneBinding
+            )
             if demographic and e.has_filters:
-                problems.append({
-                    "path": path, "value": e.concept,
-                    "message": f"{e.concept} describes a person, not an event: it takes no "
-                               "value, during, age, occurrences or within"})
+                problems.append(
+                    {
+                        "path": path,
+                        "value": e.concept,
+                        "message": f"{e.concept} describes a person, not an event: it takes no "
+                        "value, during, age, occurrences or within",
+                    }
+                )
         if e.value is not None and e.value.unit is not None:
             try:
                 unit(e.value.unit)
             except UnknownUnit as exc:
-                problems.append({"path": f"{path}.value.unit", "message": str(exc),
-                                 "value": e.value.unit})
+                problems.append(
+                    {"path": f"{path}.value.unit", "message": str(exc), "value": e.value.unit}
+                )
     return problems
 
 

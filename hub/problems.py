@@ -54,13 +54,15 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(QueryRejected)
     async def _rejected(_: Request, exc: QueryRejected) -> JSONResponse:
         first = exc.problems[0]
-        return problem(422, "Invalid query", f"{first['path']}: {first['message']}",
-                       errors=exc.problems)
+        return problem(
+            422, "Invalid query", f"{first['path']}: {first['message']}", errors=exc.problems
+        )
 
     @app.exception_handler(UnknownConcept)
     async def _unknown(_: Request, exc: UnknownConcept) -> JSONResponse:
-        return problem(404, "Unknown concept", str(exc), value=exc.ref,
-                       suggestions=list(exc.suggestions))
+        return problem(
+            404, "Unknown concept", str(exc), value=exc.ref, suggestions=list(exc.suggestions)
+        )
 
     @app.exception_handler(OntologyError)
     async def _ontology(_: Request, exc: OntologyError) -> JSONResponse:
@@ -68,8 +70,11 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(json.JSONDecodeError)
     async def _json(_: Request, exc: json.JSONDecodeError) -> JSONResponse:
-        return problem(400, "Malformed JSON",
-                       f"the body is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
+        return problem(
+            400,
+            "Malformed JSON",
+            f"the body is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+        )
 
     @app.exception_handler(HubError)
     async def _hub(_: Request, exc: HubError) -> JSONResponse:
@@ -77,8 +82,9 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"path": ".".join(str(x) for x in e["loc"]), "message": e["msg"]}
-                  for e in exc.errors()]
+        errors = [
+            {"path": ".".join(str(x) for x in e["loc"]), "message": e["msg"]} for e in exc.errors()
+        ]
         detail = f"{errors[0]['path']}: {errors[0]['message']}" if errors else "invalid request"
         return problem(422, "Invalid request", detail, errors=errors)
 

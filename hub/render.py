@@ -18,8 +18,10 @@ def _num(entry: dict[str, Any]) -> str:
 
 
 def _adjust(entry: dict[str, Any]) -> str:
-    parts = [str(a) if not isinstance(a, int) else f"rounded to {a}"
-             for a in entry.get("countAdjustedTo") or []]
+    parts = [
+        str(a) if not isinstance(a, int) else f"rounded to {a}"
+        for a in entry.get("countAdjustedTo") or []
+    ]
     return ", ".join(parts)
 
 
@@ -38,8 +40,13 @@ def render_result(body: dict[str, Any], console: Console) -> None:
         table.add_row(n["node"], n["status"], _num(n), _adjust(n), "\n".join(notes))
     total = body.get("total") or {}
     table.add_section()
-    table.add_row("[bold]total[/]", total.get("status", ""), f"[bold]{_num(total)}[/]",
-                  _adjust(total), total.get("note", ""))
+    table.add_row(
+        "[bold]total[/]",
+        total.get("status", ""),
+        f"[bold]{_num(total)}[/]",
+        _adjust(total),
+        total.get("note", ""),
+    )
     console.print(table)
     strata = body.get("strata")
     if strata:

@@ -24,8 +24,8 @@ class TotalResult(BaseModel):
 
     count: int | None
     status: Literal["ok", "suppressed"]
-    countAdjustedTo: list[str | int]  # noqa: N815 - GA4GH Beacon v2 field name
-    countPrecision: Literal["exact", "rounded", "imprecise"]  # noqa: N815
+    countAdjustedTo: list[str | int]
+    countPrecision: Literal["exact", "rounded", "imprecise"]
     nodes_counted: int
     lower_bound: bool
     note: str = ""

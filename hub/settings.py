@@ -75,8 +75,12 @@ def load_settings(path: Path | None = None, **overrides: Any) -> HubSettings:
         base = path.parent.resolve()
         data["ontology_files"] = [base / p for p in data.get("ontology_files", [])]
         db = str(data.get("database", ""))
-        if db.startswith("sqlite:///") and not db.startswith("sqlite:////") and ":memory:" not in db:
-            data["database"] = f"sqlite:///{base / db[len('sqlite:///'):]}"
+        if (
+            db.startswith("sqlite:///")
+            and not db.startswith("sqlite:////")
+            and ":memory:" not in db
+        ):
+            data["database"] = f"sqlite:///{base / db[len('sqlite:///') :]}"
     data.update(overrides)
     try:
         return HubSettings(**data)

@@ -30,7 +30,8 @@ __all__ = ["JobStore"]
 metadata = MetaData()
 
 jobs = Table(
-    "jobs", metadata,
+    "jobs",
+    metadata,
     Column("id", String(36), primary_key=True),
     Column("created", DateTime(timezone=True), nullable=False),
     Column("finished", DateTime(timezone=True)),
@@ -41,7 +42,8 @@ jobs = Table(
 )
 
 audit = Table(
-    "audit", metadata,
+    "audit",
+    metadata,
     Column("job_id", String(36), primary_key=True),
     Column("at", DateTime(timezone=True), nullable=False),
     Column("researcher", String(256)),
@@ -60,32 +62,61 @@ class JobStore:
                 kwargs["poolclass"] = StaticPool
         self.engine: Engine = create_engine(url, **kwargs)
         if url.startswith("sqlite"):
+
             @event.listens_for(self.engine, "connect")
             def _pragmas(con: Any, _: Any) -> None:
                 cur = con.cursor()
                 cur.execute("PRAGMA journal_mode=WAL")
                 cur.execute("PRAGMA synchronous=NORMAL")
                 cur.close()
+
         metadata.create_all(self.engine)
 
-    def start(self, job_id: str, created: dt.datetime, key: str, researcher: str | None,
-              result: dict[str, Any]) -> None:
+    def start(
+        self,
+        job_id: str,
+        created: dt.datetime,
+        key: str,
+        researcher: str | None,
+        result: dict[str, Any],
+    ) -> None:
         with self.engine.begin() as con:
-            con.execute(insert(jobs).values(id=job_id, created=created, status="running",
-                                            query_key=key, researcher=researcher, result=result))
+            con.execute(
+                insert(jobs).values(
+                    id=job_id,
+                    created=created,
+                    status="running",
+                    query_key=key,
+                    researcher=researcher,
+                    result=result,
+                )
+            )
 
-    def finish(self, job_id: str, finished: dt.datetime, researcher: str | None,
-               result: dict[str, Any]) -> None:
-        outcome = {"total": result.get("total"),
-                   "nodes": [{k: n.get(k) for k in ("node", "status", "count")}
-                             for n in result.get("nodes", [])]}
+    def finish(
+        self, job_id: str, finished: dt.datetime, researcher: str | None, result: dict[str, Any]
+    ) -> None:
+        outcome = {
+            "total": result.get("total"),
+            "nodes": [
+                {k: n.get(k) for k in ("node", "status", "count")} for n in result.get("nodes", [])
+            ],
+        }
         with self.engine.begin() as con:
-            con.execute(update(jobs).where(jobs.c.id == job_id).values(
-                status="done", finished=finished, result=result))
-            con.execute(insert(audit).values(
-                job_id=job_id, at=finished, researcher=researcher,
-                query_key=result["query_key"],
-                query=json.dumps(result["query"], sort_keys=True), outcome=outcome))
+            con.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id)
+                .values(status="done", finished=finished, result=result)
+            )
+            con.execute(
+                insert(audit).values(
+                    job_id=job_id,
+                    at=finished,
+                    researcher=researcher,
+                    query_key=result["query_key"],
+                    query=json.dumps(result["query"], sort_keys=True),
+                    outcome=outcome,
+                )
+            )
 
     def get(self, job_id: str) -> dict[str, Any] | None:
         with self.engine.connect() as con:

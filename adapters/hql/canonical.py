@@ -78,7 +78,7 @@ def _group(children: list[Criterion], kind: type[AllCriterion] | type[AnyCriteri
     flat: list[Criterion] = []
     for child in children:
         if isinstance(child, kind):
-            flat.extend(child.all if isinstance(child, AllCriterion) else child.any)  # type: ignore[union-attr]
+            flat.extend(child.all if isinstance(child, AllCriterion) else child.any)
         else:
             flat.append(child)
     unique: dict[str, Criterion] = {}

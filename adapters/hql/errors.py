@@ -45,9 +45,9 @@ def validation_problems(exc: ValidationError, document: Any, prefix: str = "") -
         path = json_path(tuple(err["loc"]), document)
         msg = str(err["msg"]).removeprefix("Value error, ")
         item: Problem = {"path": f"{prefix}{path}", "message": msg}
-        if "input" in err and not isinstance(err["input"], dict | list):
-            item["value"] = err["input"]
-        elif "input" in err and isinstance(err["input"], dict) and len(str(err["input"])) < 200:
+        if ("input" in err and not isinstance(err["input"], dict | list)) or (
+            "input" in err and isinstance(err["input"], dict) and len(str(err["input"])) < 200
+        ):
             item["value"] = err["input"]
         out.append(item)
     return out

@@ -156,7 +156,8 @@ class EventCriterion(_Frozen):
     @property
     def has_filters(self) -> bool:
         return any(
-            f is not None for f in (self.value, self.during, self.age, self.occurrences, self.within)
+            f is not None
+            for f in (self.value, self.during, self.age, self.occurrences, self.within)
         )
 
 
@@ -180,13 +181,14 @@ class NotCriterion(_Frozen):
 
 def _criterion_tag(value: Any) -> str | None:
     if isinstance(value, BaseModel):
-        return {
+        tags: dict[type[BaseModel], str] = {
             AllCriterion: "all",
             AnyCriterion: "any",
             NotCriterion: "not",
             AgeCriterion: "age",
             EventCriterion: "event",
-        }.get(type(value))
+        }
+        return tags.get(type(value))
     if not isinstance(value, dict):
         return None
     for key in ("all", "any", "not"):
@@ -225,9 +227,7 @@ class Stratify(_Frozen):
     band is open-ended ("80+")."""
 
     by: Annotated[list[Literal["sex", "age"]], Field(min_length=1, max_length=2)]
-    age_bands: Annotated[list[int], Field(min_length=1, max_length=20)] = list(
-        DEFAULT_AGE_BANDS
-    )
+    age_bands: Annotated[list[int], Field(min_length=1, max_length=20)] = list(DEFAULT_AGE_BANDS)
 
     @model_validator(mode="after")
     def _check(self) -> Stratify:

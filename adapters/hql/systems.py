@@ -36,9 +36,7 @@ SYSTEMS: tuple[System, ...] = (
     System(
         "http://terminology.hl7.org/CodeSystem/icd-o-3", "ICD-O-3", "ICDO3", ("icdo3", "icd-o-3")
     ),
-    System(
-        "http://www.nlm.nih.gov/research/umls/rxnorm", "RxNorm", "RxNorm", ("rxnorm",)
-    ),
+    System("http://www.nlm.nih.gov/research/umls/rxnorm", "RxNorm", "RxNorm", ("rxnorm",)),
     System("http://dicom.nema.org/resources/ontology/DCM", "DICOM DCM", None, ("dcm", "dicom")),
     System("http://radlex.org", "RadLex", None, ("radlex", "rid")),
     System("http://ncicb.nci.nih.gov/xml/owl/EVS/Thesaurus.owl", "NCIt", "NCIt", ("ncit",)),

@@ -43,9 +43,15 @@ def create_node_app(service: NodeService) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return _problem(422, "Invalid request", "the request body is not a valid CountRequest",
-                        errors=[{"path": ".".join(str(x) for x in e["loc"]), "message": e["msg"]}
-                                for e in exc.errors()])
+        return _problem(
+            422,
+            "Invalid request",
+            "the request body is not a valid CountRequest",
+            errors=[
+                {"path": ".".join(str(x) for x in e["loc"]), "message": e["msg"]}
+                for e in exc.errors()
+            ],
+        )
 
     @app.get("/health")
     async def health() -> dict[str, str]:
@@ -64,13 +70,17 @@ def create_node_app(service: NodeService) -> FastAPI:
         except json.JSONDecodeError as exc:
             return _problem(400, "Malformed JSON", f"the body is not JSON ({exc.msg})")
         except ValidationError as exc:
-            return _problem(422, "Invalid count request", "the request does not validate",
-                            errors=validation_problems(exc, document))
+            return _problem(
+                422,
+                "Invalid count request",
+                "the request does not validate",
+                errors=validation_problems(exc, document),
+            )
         started = time.perf_counter()
         result = await run_in_threadpool(service.count, body)
         took = (time.perf_counter() - started) * 1000
         return Response(
-            result.model_dump_json(exclude_none=True),
+            result.model_dump_json(),
             media_type="application/json",
             headers={"Server-Timing": f"count;dur={took:.2f}"},
         )

@@ -30,8 +30,9 @@ def strata_grid(query: Query) -> list[tuple[str, ...]]:
         return []
     axes: list[list[str]] = []
     for dim in query.stratify.by:
-        axes.append(list(SEXES) if dim == "sex"
-                    else [*age_band_labels(query.stratify.age_bands), "unknown"])
+        axes.append(
+            list(SEXES) if dim == "sex" else [*age_band_labels(query.stratify.age_bands), "unknown"]
+        )
     grid: list[tuple[str, ...]] = [()]
     for axis in axes:
         grid = [(*g, v) for g in grid for v in axis]
@@ -68,22 +69,33 @@ class NodeService:
         as_of = query.as_of or dt.date.today()
         policy = self.policy_for(request.floor)
         try:
-            exact = self.adapter.count(query, request.bindings, as_of,
-                                       timeout_s=self.config.node.query_timeout)
+            exact = self.adapter.count(
+                query, request.bindings, as_of, timeout_s=self.config.node.query_timeout
+            )
         except TimeoutError:
             log.warning("query timed out")
-            return NodeCount(node=self.node_id, status="timeout",
-                             error=f"the query ran longer than {self.config.node.query_timeout} s")
+            return NodeCount(
+                node=self.node_id,
+                status="timeout",
+                error=f"the query ran longer than {self.config.node.query_timeout} s",
+            )
         except Exception as exc:  # the node must answer, whatever broke
             log.exception("query failed")
-            return NodeCount(node=self.node_id, status="error",
-                             error=f"the node could not run the query ({type(exc).__name__})")
+            return NodeCount(
+                node=self.node_id,
+                status="error",
+                error=f"the node could not run the query ({type(exc).__name__})",
+            )
         return self.protect(exact, query, policy)
 
     def protect(self, exact: ExactCount, query: Query, policy: Policy) -> NodeCount:
         if exact.unsupported or exact.total is None:
-            return NodeCount(node=self.node_id, status="unsupported",
-                             unsupported=exact.unsupported, notes=exact.notes)
+            return NodeCount(
+                node=self.node_id,
+                status="unsupported",
+                unsupported=exact.unsupported,
+                notes=exact.notes,
+            )
         total = protect(exact.total, policy, self._secret)
         strata = None
         if exact.dimensions:
@@ -95,8 +107,9 @@ class NodeService:
         return _node_count(self.node_id, total, strata, exact.notes)
 
 
-def _node_count(node: str, total: Protected, strata: list[Stratum] | None,
-                notes: list[str]) -> NodeCount:
+def _node_count(
+    node: str, total: Protected, strata: list[Stratum] | None, notes: list[str]
+) -> NodeCount:
     return NodeCount(
         node=node,
         status="ok" if total.status == "ok" else "suppressed",

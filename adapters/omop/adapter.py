@@ -64,8 +64,9 @@ class OmopAdapter(Adapter):
         vocab = self._vocab(query, bindings)
         return compile_count(query, bindings, self.schema, vocab, as_of, self.runner.dialect)
 
-    def count(self, query: Query, bindings: Bindings, as_of: dt.date,
-              timeout_s: float | None = None) -> ExactCount:
+    def count(
+        self, query: Query, bindings: Bindings, as_of: dt.date, timeout_s: float | None = None
+    ) -> ExactCount:
         compiled = self.compile(query, bindings, as_of)
         if compiled.sql is None:
             return ExactCount(None, unsupported=compiled.unsupported, notes=compiled.notes)

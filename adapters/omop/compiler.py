@@ -13,6 +13,7 @@ or relative windows, ``p.person_id IN (SELECT ... GROUP BY ... HAVING ...)``). S
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from dataclasses import dataclass, field
 
 from sqlglot import exp
@@ -60,7 +61,7 @@ class Compiled:
 
 
 def age_band_labels(bands: list[int]) -> list[str]:
-    labels = [f"{lo}-{hi - 1}" for lo, hi in zip(bands, bands[1:], strict=False)]
+    labels = [f"{lo}-{hi - 1}" for lo, hi in itertools.pairwise(bands)]
     return [*labels, f"{bands[-1]}+"]
 
 
@@ -68,7 +69,7 @@ def _date_key(d: dt.date) -> int:
     return d.year * 10000 + d.month * 100 + d.day
 
 
-def _num(v: float | int) -> exp.Expression:
+def _num(v: float | int) -> exp.Expr:
     if isinstance(v, float) and v.is_integer():
         v = int(v)
     lit = exp.Literal.number(abs(v))
@@ -129,11 +130,11 @@ class _Compiler:
         if text not in self.notes:
             self.notes.append(text)
 
-    def _unsupported(self, path: str, reason: str) -> exp.Expression:
+    def _unsupported(self, path: str, reason: str) -> exp.Expr:
         self.unsupported.append(UnsupportedCriterion(path=path, reason=reason))
         return exp.false()
 
-    def _number(self, t: Table, logical: str, alias: str) -> exp.Expression:
+    def _number(self, t: Table, logical: str, alias: str) -> exp.Expr:
         col = self._col(t, logical, alias)
         if not t.is_text(logical):
             return col
@@ -142,33 +143,38 @@ class _Compiler:
             return exp.TryCast(this=col, to=exp.DataType.build("DOUBLE"))
         pattern = exp.Literal.string(r"^\s*[-+]?[0-9]*\.?[0-9]+([eE][-+]?[0-9]+)?\s*$")
         return exp.Case(
-            ifs=[exp.If(this=exp.RegexpLike(this=col, expression=pattern),
-                        true=exp.cast(col, "DOUBLE"))]
+            ifs=[
+                exp.If(
+                    this=exp.RegexpLike(this=col, expression=pattern), true=exp.cast(col, "DOUBLE")
+                )
+            ]
         )
 
-    def _date(self, t: Table, logical: str, alias: str) -> exp.Expression:
+    def _date(self, t: Table, logical: str, alias: str) -> exp.Expr:
         col = self._col(t, logical, alias)
         if t.is_text(logical):
             return exp.TryCast(this=col, to=exp.DataType.build("DATE"))
         return exp.cast(col, "DATE") if "TIME" in t.types.get(logical, "").upper() else col
 
-    def _birth_key(self, alias: str) -> exp.Expression:
+    def _birth_key(self, alias: str) -> exp.Expr:
         p = self.person
         year = self._col(p, "year_of_birth", alias)
         month = (
             exp.func("COALESCE", self._col(p, "month_of_birth", alias), exp.Literal.number(1))
-            if p.col("month_of_birth") else exp.Literal.number(1)
+            if p.col("month_of_birth")
+            else exp.Literal.number(1)
         )
         day = (
             exp.func("COALESCE", self._col(p, "day_of_birth", alias), exp.Literal.number(1))
-            if p.col("day_of_birth") else exp.Literal.number(1)
+            if p.col("day_of_birth")
+            else exp.Literal.number(1)
         )
         return exp.paren(
             year * exp.Literal.number(10000) + month * exp.Literal.number(100) + day, copy=False
         )
 
     @staticmethod
-    def _date_key_expr(d: exp.Expression) -> exp.Expression:
+    def _date_key_expr(d: exp.Expr) -> exp.Expr:
         return exp.paren(
             exp.Year(this=d.copy()) * exp.Literal.number(10000)
             + exp.Month(this=d.copy()) * exp.Literal.number(100)
@@ -176,17 +182,24 @@ class _Compiler:
             copy=False,
         )
 
-    def _age(self, birth: exp.Expression, key: exp.Expression, r: AgeRange) -> exp.Expression:
-        """Age in whole years from `birth` key to date `key` lies in r (inclusive)."""
-        conds: list[exp.Expression] = []
+    def _age(self, birth: exp.Expr, key: exp.Expr | int, r: AgeRange) -> exp.Expr:
+        """Age in whole years from `birth` key to date `key` lies in r (inclusive):
+        age >= a  <=>  birth <= key - a*10000 (keys are yyyymmdd integers)."""
+
+        def minus(years: int) -> exp.Expr:
+            if isinstance(key, int):
+                return exp.Literal.number(key - years * 10000)
+            return key.copy() - exp.Literal.number(years * 10000)
+
+        conds: list[exp.Expr] = []
         if r.min is not None:
-            conds.append(birth.copy() <= key.copy() - exp.Literal.number(r.min * 10000))
+            conds.append(birth.copy() <= minus(r.min))
         if r.max is not None:
-            conds.append(birth.copy() > key.copy() - exp.Literal.number((r.max + 1) * 10000))
+            conds.append(birth.copy() > minus(r.max + 1))
         return exp.and_(*conds)
 
     # -- criteria ------------------------------------------------------------------------
-    def criterion(self, c: Criterion, path: str, outer: str) -> exp.Expression:
+    def criterion(self, c: Criterion, path: str, outer: str) -> exp.Expr:
         if isinstance(c, AllCriterion):
             return exp.and_(
                 *[self.criterion(x, f"{path}.all[{i}]", outer) for i, x in enumerate(c.all)],
@@ -203,24 +216,24 @@ class _Compiler:
             return exp.not_(exp.paren(self.criterion(c.not_, f"{path}.not", outer), copy=False))
         if isinstance(c, AgeCriterion):
             return self._person_attr(
-                self._age(self._birth_key(outer), exp.Literal.number(_date_key(self.as_of)), c.age)
+                self._age(self._birth_key(outer), _date_key(self.as_of), c.age)
             )
         return self.event(c, path, outer)
 
-    def _person_attr(self, pred: exp.Expression) -> exp.Expression:
+    def _person_attr(self, pred: exp.Expr) -> exp.Expr:
         # person attributes may be NULL: a person whose attribute is unknown does not
         # satisfy the criterion, and does satisfy its negation
         return exp.func("COALESCE", exp.paren(pred, copy=False), exp.false())
 
-    def _sex(self, sex: str, outer: str) -> exp.Expression:
+    def _sex(self, sex: str, outer: str) -> exp.Expr:
         ids = GENDER_CONCEPTS[sex]
         col = self._col(self.person, "gender_concept_id", outer)
-        pred = col.isin(*[exp.Literal.number(i) for i in ids])
+        pred: exp.Expr = col.isin(*[exp.Literal.number(i) for i in ids])
         if sex == "unknown":
             pred = exp.or_(pred, col.is_(exp.null()))
         return self._person_attr(pred)
 
-    def event(self, e: EventCriterion, path: str, outer: str) -> exp.Expression:
+    def event(self, e: EventCriterion, path: str, outer: str) -> exp.Expr:
         binding = self.bindings.get(e.concept) if e.concept is not None else None
         if e.concept is not None:
             if binding is None:
@@ -230,8 +243,9 @@ class _Compiler:
             if isinstance(binding, SexBinding | EveryoneBinding):
                 if e.has_filters:
                     return self._unsupported(
-                        path, f"{e.concept} describes a person, not an event: it takes no "
-                        "value, during, age, occurrences or within"
+                        path,
+                        f"{e.concept} describes a person, not an event: it takes no "
+                        "value, during, age, occurrences or within",
                     )
                 if isinstance(binding, EveryoneBinding):
                     return exp.true()
@@ -243,7 +257,7 @@ class _Compiler:
         targets, gender_ids = self._targets(e, path)
         if targets is None:
             return exp.false()
-        preds: list[exp.Expression] = []
+        preds: list[exp.Expr] = []
         if gender_ids:
             if e.has_filters:
                 return self._unsupported(path, "a gender code takes no event filters")
@@ -290,51 +304,61 @@ class _Compiler:
             srcs = tuple(sorted(sources)) if t.source_value and stored.col(t.source_value) else ()
             if ids or srcs:
                 targets.append(_Target(t, stored, ids, srcs))
-        missing = [d for d in by_domain if d != "Gender" and not any(
-            x.table.domain == d for x in targets)]
+        missing = [
+            d for d in by_domain if d != "Gender" and not any(x.table.domain == d for x in targets)
+        ]
         for d in missing:
             self._note(f"{path}: this database has no usable table for the {d} domain")
         if e.value is not None:
             with_values = [x for x in targets if x.table.value and x.stored.col(x.table.value)]
             if len(with_values) < len(targets):
-                self._note(f"{path}: a value constraint only applies to measurements and "
-                           "observations; other matching records are not counted")
+                self._note(
+                    f"{path}: a value constraint only applies to measurements and "
+                    "observations; other matching records are not counted"
+                )
             targets = with_values
         return targets, tuple(sorted(by_domain.get("Gender", ())))
 
     def _row_filters(
-        self, e: EventCriterion, x: _Target, alias: str, birth: exp.Expression | None
-    ) -> list[exp.Expression]:
+        self, e: EventCriterion, x: _Target, alias: str, birth: exp.Expr | None
+    ) -> list[exp.Expr]:
         t, s = x.table, x.stored
-        match: list[exp.Expression] = []
+        match: list[exp.Expr] = []
         if x.concept_ids:
-            match.append(self._col(s, t.concept, alias).isin(
-                *[exp.Literal.number(i) for i in x.concept_ids]))
+            match.append(
+                self._col(s, t.concept, alias).isin(*[exp.Literal.number(i) for i in x.concept_ids])
+            )
         if x.source_values and t.source_value:
-            match.append(self._col(s, t.source_value, alias).isin(
-                *[exp.Literal.string(v) for v in x.source_values]))
-        conds: list[exp.Expression] = [exp.paren(exp.or_(*match), copy=False)
-                                       if len(match) > 1 else match[0]]
+            match.append(
+                self._col(s, t.source_value, alias).isin(
+                    *[exp.Literal.string(v) for v in x.source_values]
+                )
+            )
+        conds: list[exp.Expr] = [
+            exp.paren(exp.or_(*match), copy=False) if len(match) > 1 else match[0]
+        ]
         start = self._date(s, t.start, alias)
         if e.during is not None:
             if e.during.from_ is not None:
-                conds.append(start.copy() >= exp.cast(
-                    exp.Literal.string(e.during.from_.isoformat()), "DATE"))
+                conds.append(
+                    start.copy() >= exp.cast(exp.Literal.string(e.during.from_.isoformat()), "DATE")
+                )
             if e.during.to is not None:
-                conds.append(start.copy() <= exp.cast(
-                    exp.Literal.string(e.during.to.isoformat()), "DATE"))
+                conds.append(
+                    start.copy() <= exp.cast(exp.Literal.string(e.during.to.isoformat()), "DATE")
+                )
         if e.value is not None and t.value:
             conds.append(self._value(e, x, alias))
         if e.age is not None and birth is not None:
             conds.append(self._age(birth, self._date_key_expr(start), e.age))
         return conds
 
-    def _value(self, e: EventCriterion, x: _Target, alias: str) -> exp.Expression:
+    def _value(self, e: EventCriterion, x: _Target, alias: str) -> exp.Expr:
         assert e.value is not None and x.table.value is not None
         value = self._number(x.stored, x.table.value, alias)
 
-        def between(lo: float | None, hi: float | None) -> list[exp.Expression]:
-            out: list[exp.Expression] = []
+        def between(lo: float | None, hi: float | None) -> list[exp.Expr]:
+            out: list[exp.Expr] = []
             if lo is not None:
                 out.append(value.copy() >= _num(lo))
             if hi is not None:
@@ -343,18 +367,26 @@ class _Compiler:
 
         if e.value.unit is None:
             return exp.and_(*between(e.value.min, e.value.max))
-        unit_col = (self._col(x.stored, x.table.unit, alias)
-                    if x.table.unit and x.stored.col(x.table.unit) else None)
-        alts: list[exp.Expression] = []
+        unit_col = (
+            self._col(x.stored, x.table.unit, alias)
+            if x.table.unit and x.stored.col(x.table.unit)
+            else None
+        )
+        alts: list[exp.Expr] = []
         for u in compatible_units(e.value.unit):
             ids = self.vocab.units.get(u.code)
             if not ids or unit_col is None:
                 continue
             lo, hi = range_in(e.value.min, e.value.max, e.value.unit, u.code)
-            alts.append(exp.and_(unit_col.copy().isin(*[exp.Literal.number(i) for i in ids]),
-                                 *between(lo, hi)))
-        self._note(f"values are compared in units compatible with {e.value.unit!r}; "
-                   "records without a recognised unit are not counted")
+            alts.append(
+                exp.and_(
+                    unit_col.copy().isin(*[exp.Literal.number(i) for i in ids]), *between(lo, hi)
+                )
+            )
+        self._note(
+            f"values are compared in units compatible with {e.value.unit!r}; "
+            "records without a recognised unit are not counted"
+        )
         if not alts:
             return exp.false()
         return exp.paren(exp.or_(*alts), copy=False) if len(alts) > 1 else alts[0]
@@ -369,8 +401,12 @@ class _Compiler:
         ).from_(self._table(x.stored, alias))
         if e.age is not None:
             b = self._alias("b")
-            q = q.join(self._table(self.person, b), on=self._col(
-                self.person, "person_id", b).eq(self._col(x.stored, "person_id", alias)))
+            q = q.join(
+                self._table(self.person, b),
+                on=self._col(self.person, "person_id", b).eq(
+                    self._col(x.stored, "person_id", alias)
+                ),
+            )
             birth = self._birth_key(b)
         return q.where(*self._row_filters(e, x, alias, birth))
 
@@ -383,7 +419,7 @@ class _Compiler:
 
     def _events_pred(
         self, e: EventCriterion, targets: list[_Target], path: str, outer: str
-    ) -> exp.Expression:
+    ) -> exp.Expr:
         outer_id = self._col(self.person, "person_id", outer)
         if e.occurrences is None and e.within is None:
             preds = []
@@ -393,16 +429,19 @@ class _Compiler:
                 sub = (
                     exp.select(exp.Literal.number(1))
                     .from_(self._table(x.stored, alias))
-                    .where(self._col(x.stored, "person_id", alias).eq(outer_id.copy()),
-                           *self._row_filters(e, x, alias, birth))
+                    .where(
+                        self._col(x.stored, "person_id", alias).eq(outer_id.copy()),
+                        *self._row_filters(e, x, alias, birth),
+                    )
                 )
                 preds.append(exp.Exists(this=sub))
             return exp.paren(exp.or_(*preds), copy=False) if len(preds) > 1 else preds[0]
         r = self._alias("r")
-        q = exp.select(exp.column("person_id", table=r)).from_(
-            exp.paren(self._rows(e, targets), copy=False).subquery(r) if len(targets) > 1
-            else self._rows(e, targets).subquery(r)
-        ).where(exp.column("person_id", table=r).is_(exp.null()).not_())
+        q = (
+            exp.select(exp.column("person_id", table=r))
+            .from_(self._rows(e, targets).subquery(r))
+            .where(exp.column("person_id", table=r).is_(exp.null()).not_())
+        )
         if e.within is not None:
             anchor_targets, _ = self._targets(e.within.of, f"{path}.within.of")
             if not anchor_targets:
@@ -412,40 +451,57 @@ class _Compiler:
             a_start = exp.column("start_date", table=a)
             near = exp.and_(
                 exp.column("person_id", table=a).eq(exp.column("person_id", table=r)),
-                start >= exp.DateSub(this=a_start.copy(), expression=exp.Literal.number(
-                    e.within.days_before), unit=exp.var("DAY")),
-                start.copy() <= exp.DateAdd(this=a_start.copy(), expression=exp.Literal.number(
-                    e.within.days_after), unit=exp.var("DAY")),
+                start
+                >= exp.DateSub(
+                    this=a_start.copy(),
+                    expression=exp.Literal.number(e.within.days_before),
+                    unit=exp.var("DAY"),
+                ),
+                start.copy()
+                <= exp.DateAdd(
+                    this=a_start.copy(),
+                    expression=exp.Literal.number(e.within.days_after),
+                    unit=exp.var("DAY"),
+                ),
             )
             anchor = self._rows(e.within.of, anchor_targets)
-            q = q.where(exp.Exists(this=exp.select(exp.Literal.number(1)).from_(
-                anchor.subquery(a)).where(near)))
+            q = q.where(
+                exp.Exists(
+                    this=exp.select(exp.Literal.number(1)).from_(anchor.subquery(a)).where(near)
+                )
+            )
         if e.occurrences is not None:
-            having = [exp.Count(this=exp.Star()) >= exp.Literal.number(e.occurrences.min)]
+            having: list[exp.Expr] = [
+                exp.Count(this=exp.Star()) >= exp.Literal.number(e.occurrences.min)
+            ]
             if e.occurrences.max is not None:
                 having.append(exp.Count(this=exp.Star()) <= exp.Literal.number(e.occurrences.max))
             q = q.group_by(exp.column("person_id", table=r)).having(exp.and_(*having))
         return outer_id.isin(query=q)
 
     # -- strata --------------------------------------------------------------------------
-    def _sex_label(self, outer: str) -> exp.Expression:
+    def _sex_label(self, outer: str) -> exp.Expr:
         col = self._col(self.person, "gender_concept_id", outer)
         case = exp.Case()
         for label in ("male", "female", "other"):
-            case = case.when(col.copy().isin(*[exp.Literal.number(i)
-                                               for i in GENDER_CONCEPTS[label]]),
-                             exp.Literal.string(label))
+            case = case.when(
+                col.copy().isin(*[exp.Literal.number(i) for i in GENDER_CONCEPTS[label]]),
+                exp.Literal.string(label),
+            )
         return case.else_(exp.Literal.string("unknown"))
 
-    def _age_label(self, outer: str, s: Stratify) -> exp.Expression:
+    def _age_label(self, outer: str, s: Stratify) -> exp.Expr:
         birth = self._birth_key(outer)
         key = _date_key(self.as_of)
         labels = age_band_labels(s.age_bands)
-        case = exp.Case().when(self._col(self.person, "year_of_birth", outer).is_(exp.null()),
-                               exp.Literal.string("unknown"))
+        case = exp.Case().when(
+            self._col(self.person, "year_of_birth", outer).is_(exp.null()),
+            exp.Literal.string("unknown"),
+        )
         for upper, label in zip(s.age_bands[1:], labels, strict=False):
-            case = case.when(birth.copy() > exp.Literal.number(key - upper * 10000),
-                             exp.Literal.string(label))
+            case = case.when(
+                birth.copy() > exp.Literal.number(key - upper * 10000), exp.Literal.string(label)
+            )
         return case.else_(exp.Literal.string(labels[-1]))
 
     def compile(self) -> Compiled:
@@ -457,8 +513,11 @@ class _Compiler:
         dims: list[str] = []
         if self.query.stratify is not None:
             for dim in self.query.stratify.by:
-                label = (self._sex_label(outer) if dim == "sex"
-                         else self._age_label(outer, self.query.stratify))
+                label = (
+                    self._sex_label(outer)
+                    if dim == "sex"
+                    else self._age_label(outer, self.query.stratify)
+                )
                 base = base.select(label.as_(dim))
                 dims.append(dim)
             base = base.group_by(*[exp.Literal.number(i + 1) for i in range(len(dims))])

@@ -77,7 +77,7 @@ class PostgresRunner:
     def __init__(self, dsn: str, schema: str | None = None) -> None:
         from psycopg_pool import ConnectionPool
 
-        self.schema = schema or "public"
+        self.schema: str | None = schema or "public"
         self._dsn = dsn
         try:
             self._pool = ConnectionPool(dsn, min_size=1, max_size=4, open=True, timeout=10)

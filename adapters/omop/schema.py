@@ -113,9 +113,11 @@ def _rows_present(runner: Runner, schema: str | None, tables: dict[str, Table]) 
     selects = [
         exp.select(
             exp.Literal.string(k).as_("t"),
-            exp.Exists(this=exp.select(exp.Literal.number(1)).from_(
-                _table_exprs(schema, tables[k].name)
-            ).limit(1)).as_("e"),
+            exp.Exists(
+                this=exp.select(exp.Literal.number(1))
+                .from_(_table_exprs(schema, tables[k].name))
+                .limit(1)
+            ).as_("e"),
         )
         for k in probe
     ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["EVENT_TABLES", "PERSON_COLUMNS", "VOCABULARY_TABLES", "EventTable", "GENDER_CONCEPTS"]
+__all__ = ["EVENT_TABLES", "GENDER_CONCEPTS", "PERSON_COLUMNS", "VOCABULARY_TABLES", "EventTable"]
 
 
 @dataclass(frozen=True)
@@ -22,28 +22,83 @@ class EventTable:
 
 
 EVENT_TABLES: tuple[EventTable, ...] = (
-    EventTable("Condition", "condition_occurrence", "condition_concept_id",
-               "condition_start_date", "condition_source_value", "condition_source_concept_id"),
-    EventTable("Drug", "drug_exposure", "drug_concept_id", "drug_exposure_start_date",
-               "drug_source_value", "drug_source_concept_id"),
-    EventTable("Measurement", "measurement", "measurement_concept_id", "measurement_date",
-               "measurement_source_value", "measurement_source_concept_id",
-               "value_as_number", "unit_concept_id"),
-    EventTable("Procedure", "procedure_occurrence", "procedure_concept_id", "procedure_date",
-               "procedure_source_value", "procedure_source_concept_id"),
-    EventTable("Observation", "observation", "observation_concept_id", "observation_date",
-               "observation_source_value", "observation_source_concept_id",
-               "value_as_number", "unit_concept_id"),
-    EventTable("Device", "device_exposure", "device_concept_id", "device_exposure_start_date",
-               "device_source_value", "device_source_concept_id"),
-    EventTable("Visit", "visit_occurrence", "visit_concept_id", "visit_start_date",
-               "visit_source_value", "visit_source_concept_id"),
-    EventTable("Specimen", "specimen", "specimen_concept_id", "specimen_date",
-               "specimen_source_value", None),
+    EventTable(
+        "Condition",
+        "condition_occurrence",
+        "condition_concept_id",
+        "condition_start_date",
+        "condition_source_value",
+        "condition_source_concept_id",
+    ),
+    EventTable(
+        "Drug",
+        "drug_exposure",
+        "drug_concept_id",
+        "drug_exposure_start_date",
+        "drug_source_value",
+        "drug_source_concept_id",
+    ),
+    EventTable(
+        "Measurement",
+        "measurement",
+        "measurement_concept_id",
+        "measurement_date",
+        "measurement_source_value",
+        "measurement_source_concept_id",
+        "value_as_number",
+        "unit_concept_id",
+    ),
+    EventTable(
+        "Procedure",
+        "procedure_occurrence",
+        "procedure_concept_id",
+        "procedure_date",
+        "procedure_source_value",
+        "procedure_source_concept_id",
+    ),
+    EventTable(
+        "Observation",
+        "observation",
+        "observation_concept_id",
+        "observation_date",
+        "observation_source_value",
+        "observation_source_concept_id",
+        "value_as_number",
+        "unit_concept_id",
+    ),
+    EventTable(
+        "Device",
+        "device_exposure",
+        "device_concept_id",
+        "device_exposure_start_date",
+        "device_source_value",
+        "device_source_concept_id",
+    ),
+    EventTable(
+        "Visit",
+        "visit_occurrence",
+        "visit_concept_id",
+        "visit_start_date",
+        "visit_source_value",
+        "visit_source_concept_id",
+    ),
+    EventTable(
+        "Specimen",
+        "specimen",
+        "specimen_concept_id",
+        "specimen_date",
+        "specimen_source_value",
+        None,
+    ),
 )
 
-PERSON_COLUMNS = ("person_id", "gender_concept_id", "year_of_birth", "month_of_birth",
-                  "day_of_birth")
+PERSON_COLUMNS = (
+    "person_id",
+    "gender_concept_id",
+    "year_of_birth",
+    "month_of_birth",
+    "day_of_birth",
+)
 
 VOCABULARY_TABLES = ("concept", "concept_ancestor", "concept_relationship")
 

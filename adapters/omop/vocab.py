@@ -16,8 +16,8 @@ from sqlglot import exp
 
 from adapters.hql.bindings import Bindings, CodesBinding
 from adapters.hql.model import Code, EventCriterion, Query
-from adapters.hql.walk import iter_events
 from adapters.hql.systems import OMOP_CONCEPT_SYSTEM, canonical_system
+from adapters.hql.walk import iter_events
 from adapters.omop.runner import Runner
 from adapters.omop.schema import CdmSchema, Table
 from adapters.units import compatible_units
@@ -90,11 +90,11 @@ def _c(t: Table, name: str) -> exp.Column:
     return exp.column(real, quoted=True)
 
 
-def _ints(values: Iterable[int]) -> list[exp.Expression]:
+def _ints(values: Iterable[int]) -> list[exp.Expr]:
     return [exp.Literal.number(int(v)) for v in sorted(set(values))]
 
 
-def _strs(values: Iterable[str]) -> list[exp.Expression]:
+def _strs(values: Iterable[str]) -> list[exp.Expr]:
     return [exp.Literal.string(v) for v in sorted(set(values))]
 
 
@@ -116,10 +116,10 @@ def lookup(
     if concept is None:
         notes.append("this node has no usable CONCEPT table: codes are matched on source values")
 
-    def fetch(q: exp.Expression) -> list[tuple]:
+    def fetch(q: exp.Expr) -> list[tuple]:
         return runner.fetch(q.sql(dialect=runner.dialect))
 
-    def concepts_where(cond: exp.Expression) -> list[_Concept]:
+    def concepts_where(cond: exp.Expr) -> list[_Concept]:
         assert concept is not None
         cols = ["concept_id", "vocabulary_id", "concept_code", "domain_id", "standard_concept"]
         q = exp.select(*[_c(concept, c) for c in cols]).from_(_t(schema, concept)).where(cond)
@@ -139,7 +139,7 @@ def lookup(
                 by_vocab.setdefault(vocab, set()).add(r.code)
     known: list[_Concept] = []
     if concept is not None and (by_vocab or ids):
-        conds: list[exp.Expression] = [
+        conds: list[exp.Expr] = [
             exp.and_(
                 _c(concept, "vocabulary_id").isin(*_strs([v])),
                 _c(concept, "concept_code").isin(*_strs(codes)),
@@ -156,12 +156,15 @@ def lookup(
                     found[r].append(c)
             elif (
                 c.code == r.code
-                and c.vocabulary.lower() == (canonical_system(r.system).omop_vocabulary or "").lower()
+                and c.vocabulary.lower()
+                == (canonical_system(r.system).omop_vocabulary or "").lower()
             ):
                 found[r].append(c)
 
     # 2. non-standard -> standard via 'Maps to'
-    nonstandard = {c.concept_id for cs in found.values() for c in cs if c.standard not in ("S", "C")}
+    nonstandard = {
+        c.concept_id for cs in found.values() for c in cs if c.standard not in ("S", "C")
+    }
     maps: dict[int, list[_Concept]] = {}
     rel = schema.table("concept_relationship") if schema.has_rows("concept_relationship") else None
     if nonstandard and rel is not None and concept is not None:
@@ -174,7 +177,10 @@ def lookup(
         pairs = [(int(a), int(b)) for a, b in fetch(q)]
         targets = {b for _, b in pairs}
         target_concepts = (
-            {c.concept_id: c for c in concepts_where(_c(concept, "concept_id").isin(*_ints(targets)))}
+            {
+                c.concept_id: c
+                for c in concepts_where(_c(concept, "concept_id").isin(*_ints(targets)))
+            }
             if targets
             else {}
         )
@@ -192,9 +198,11 @@ def lookup(
                     standard_roots.add(s.concept_id)
     descendants: dict[int, list[tuple[int, str | None]]] = {}
     if standard_roots and anc is not None:
-        q = exp.select(
-            _c(anc, "ancestor_concept_id"), _c(anc, "descendant_concept_id")
-        ).from_(_t(schema, anc)).where(_c(anc, "ancestor_concept_id").isin(*_ints(standard_roots)))
+        q = (
+            exp.select(_c(anc, "ancestor_concept_id"), _c(anc, "descendant_concept_id"))
+            .from_(_t(schema, anc))
+            .where(_c(anc, "ancestor_concept_id").isin(*_ints(standard_roots)))
+        )
         rows = [(int(a), int(d)) for a, d in fetch(q)]
         domains: dict[int, str] = {}
         desc_ids = {d for _, d in rows}
@@ -249,8 +257,10 @@ def _resolve_one(
                 return ResolvedCode(unsupported=f"OMOP concept id {r.code!r} is not a number")
             return ResolvedCode(
                 any_domain=(int(r.code),),
-                notes=(f"OMOP concept {r.code} is not in this node's CONCEPT table: "
-                       "matched in every event table, without descendants",),
+                notes=(
+                    f"OMOP concept {r.code} is not in this node's CONCEPT table: "
+                    "matched in every event table, without descendants",
+                ),
             )
         if system.omop_vocabulary is None:
             return ResolvedCode(
@@ -258,8 +268,10 @@ def _resolve_one(
             )
         return ResolvedCode(
             source_values=(r.code,),
-            notes=(f"{_label(r)} is not in this node's vocabulary: matched on source values "
-                   "only, without descendants",),
+            notes=(
+                f"{_label(r)} is not in this node's vocabulary: matched on source values "
+                "only, without descendants",
+            ),
         )
     by_domain: dict[str, set[int]] = {}
     notes: list[str] = []

@@ -1,0 +1,51 @@
+"""Real HTTP servers for tests: uvicorn on 127.0.0.1, a free port, in a thread; each
+stops when its context exits (and at the latest when the test process ends: daemon
+threads)."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import uvicorn
+
+__all__ = ["free_port", "serve"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+@contextlib.contextmanager
+def serve(app: Any, port: int | None = None) -> Iterator[str]:
+    """Serve `app` on 127.0.0.1; yields its base URL."""
+    port = port or free_port()
+    server = _Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive():
+            raise RuntimeError(f"server on port {port} failed to start")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"server on port {port} did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
