@@ -27,7 +27,10 @@ BINDINGS: dict[str, Any] = {
 }
 
 DESC = "SELECT descendant_concept_id FROM concept_ancestor WHERE ancestor_concept_id = {}"
-GI_PERSONS = f"SELECT person_id FROM condition_occurrence WHERE condition_concept_id IN ({DESC.format(192671)})"
+GI_PERSONS = (
+    "SELECT person_id FROM condition_occurrence "
+    f"WHERE condition_concept_id IN ({DESC.format(192671)})"
+)
 ASPIRIN_PERSONS = (
     f"SELECT person_id FROM drug_exposure WHERE drug_concept_id IN ({DESC.format(1112807)})"
 )
