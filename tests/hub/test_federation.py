@@ -1,0 +1,259 @@
+"""The hub end to end over real HTTP on loopback: real node services on the real Eunomia
+CDM, plus nodes that are down, slow or broken (small stand-in apps: a broken node cannot
+be had any other way)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.responses import PlainTextResponse
+
+from adapters.disclosure import Policy
+from adapters.node import NodeService, create_node_app
+from adapters.node.config import NodeConfig, NodeSettings
+from adapters.omop import OmopAdapter
+from hub.app import create_app
+from hub.settings import load_settings
+from tests.servers import free_port, serve
+
+GI = {"code": {"system": "http://snomed.info/sct", "code": "74474003"}}
+EXAMPLE = {
+    "hql": "1",
+    "as_of": "2020-01-01",
+    "criteria": {
+        "all": [
+            GI,
+            {"any": [{"concept": "hf:Female"}, {"age": {"min": 60}}]},
+            {
+                "not": {
+                    "code": {
+                        "system": "http://www.nlm.nih.gov/research/umls/rxnorm",
+                        "code": "1191",
+                    }
+                }
+            },
+        ]
+    },
+}
+DEADLINE = 1.0
+
+
+def _node_app(eunomia: Path, base: Path, node_id: str, policy: Policy) -> FastAPI:
+    config = NodeConfig(
+        node=NodeSettings(id=node_id, source=f"duckdb://{eunomia}"), policy=policy, base_dir=base
+    )
+    return create_node_app(NodeService(config, OmopAdapter.from_source(config.resolved_source())))
+
+
+def _slow_app() -> FastAPI:
+    app = FastAPI()
+
+    @app.post("/count")
+    async def count() -> dict[str, Any]:
+        await asyncio.sleep(DEADLINE * 3)
+        return {}
+
+    return app
+
+
+def _garbage_app() -> FastAPI:
+    app = FastAPI()
+
+    @app.post("/count")
+    async def count() -> PlainTextResponse:
+        return PlainTextResponse("<html>proxy error</html>")
+
+    return app
+
+
+@pytest.fixture(scope="module")
+def federation(
+    eunomia_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Any]]:
+    base = tmp_path_factory.mktemp("federation")
+    lax = Policy(threshold=1, rounding=1, epsilon=None)
+    with (
+        serve(_node_app(eunomia_path, base, "eunomia", Policy())) as eu,
+        serve(_node_app(eunomia_path, base, "lax", lax)) as lax_url,
+        serve(_slow_app()) as slow,
+        serve(_garbage_app()) as garbage,
+    ):
+        down = f"http://127.0.0.1:{free_port()}"
+        (base / "hub.toml").write_text(
+            f'[hub]\ndatabase = "sqlite:///hub.db"\ndeadline = {DEADLINE}\n\n'
+            "[floor]\nthreshold = 10\nrounding = 10\n\n"
+            + "".join(
+                f'[[nodes]]\nid = "{i}"\nurl = "{u}"\nmodel = "omop"\n\n'
+                for i, u in [
+                    ("eunomia", eu),
+                    ("lax", lax_url),
+                    ("slow", slow),
+                    ("garbage", garbage),
+                    ("down", down),
+                ]
+            )
+        )
+        settings = load_settings(base / "hub.toml")
+        with serve(create_app(settings)) as hub:
+            yield {"hub": hub, "base": base, "settings": settings}
+
+
+def _post(hub: str, doc: Any, **kw: Any) -> httpx.Response:
+    return httpx.post(f"{hub}/queries", json=doc, timeout=30, **kw)
+
+
+def test_one_query_gets_a_status_per_node_and_a_protected_total(federation: dict) -> None:
+    started = time.monotonic()
+    r = _post(federation["hub"], EXAMPLE)
+    elapsed = time.monotonic() - started
+    assert r.status_code == 200, r.text
+    body = r.json()
+    nodes = {n["node"]: n for n in body["nodes"]}
+    assert nodes["eunomia"]["status"] == "ok" and nodes["eunomia"]["count"] % 10 == 0
+    assert nodes["lax"]["status"] == "ok"
+    assert nodes["slow"]["status"] == "timeout"
+    assert nodes["garbage"]["status"] == "error" and "invalid" in nodes["garbage"]["error"]
+    assert nodes["down"]["status"] == "error" and "unreachable" in nodes["down"]["error"]
+    assert elapsed < DEADLINE + 1.5, "a slow node must not hold the others up"
+    total = body["total"]
+    expected = round((nodes["eunomia"]["count"] + nodes["lax"]["count"]) / 10) * 10
+    assert total["count"] == expected and total["status"] == "ok"
+    assert total["lower_bound"] is True and total["nodes_counted"] == 2
+    assert body["query"]["as_of"] == "2020-01-01" and len(body["query_key"]) == 64
+
+
+def test_the_floor_protects_counts_of_a_lax_node(federation: dict) -> None:
+    small = {"hql": "1", "as_of": "2020-01-01", "criteria": {"age": {"min": 111}}}
+    body = _post(federation["hub"], small).json()
+    for n in body["nodes"]:
+        assert n["count"] is None, n
+    assert body["total"]["count"] is None and body["total"]["status"] == "suppressed"
+
+
+def test_stratified_totals(federation: dict) -> None:
+    doc = {"hql": "1", "as_of": "2020-01-01", "criteria": GI, "stratify": {"by": ["sex"]}}
+    body = _post(federation["hub"], doc).json()
+    sexes = {s["sex"]: s for s in body["strata"]}
+    assert set(sexes) == {"female", "male", "other", "unknown"}
+    assert sexes["female"]["count"] > 0 and sexes["other"]["count"] is None
+
+
+def test_async_job_can_be_polled(federation: dict) -> None:
+    hub = federation["hub"]
+    r = _post(hub, EXAMPLE, headers={"Prefer": "respond-async"})
+    assert r.status_code == 202 and r.headers["location"].startswith("/queries/")
+    job = r.json()
+    assert job["status"] == "running"
+    deadline = time.monotonic() + 20
+    while True:
+        polled = httpx.get(hub + r.headers["location"]).json()
+        if polled["status"] == "done" or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert polled["status"] == "done" and polled["id"] == job["id"]
+    sync = _post(hub, EXAMPLE).json()
+    assert polled["total"] == sync["total"]
+
+
+def test_jobs_survive_a_hub_restart(federation: dict) -> None:
+    body = _post(federation["hub"], EXAMPLE).json()
+    with serve(create_app(federation["settings"])) as second_hub:
+        again = httpx.get(f"{second_hub}/queries/{body['id']}").json()
+    assert again["total"] == body["total"] and again["status"] == "done"
+    assert httpx.get(f"{federation['hub']}/queries/nope").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("doc", "path", "fragment"),
+    [
+        (
+            {"hql": "1", "criteria": {"concept": "hf:LungCancr"}},
+            "criteria.concept",
+            "hf:LungCancer",
+        ),
+        (
+            {
+                "hql": "1",
+                "criteria": {"all": [GI, {"code": {"system": "http://nowhere", "code": "1"}}]},
+            },
+            "criteria.all[1].code.system",
+            "unknown code system",
+        ),
+        (
+            {
+                "hql": "1",
+                "criteria": {
+                    "code": {"system": "http://loinc.org", "code": "718-7"},
+                    "value": {"max": 13, "unit": "furlongs"},
+                },
+            },
+            "criteria.value.unit",
+            "unsupported unit",
+        ),
+        (
+            {"hql": "1", "criteria": {"any": [GI, {"age": {"min": 200}}]}},
+            "criteria.any[1].age.min",
+            "less than or equal",
+        ),
+        (
+            {"hql": "1", "criteria": {"concept": "hf:Female", "during": {"from": "2020-01-01"}}},
+            "criteria",
+            "describes a person",
+        ),
+    ],
+)
+def test_bad_queries_get_problem_json_naming_path_and_value(
+    federation: dict, doc: dict, path: str, fragment: str
+) -> None:
+    r = _post(federation["hub"], doc)
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    problems = r.json()["errors"]
+    assert any(
+        p["path"] == path and (fragment in p["message"] or fragment in str(p.get("suggestions")))
+        for p in problems
+    ), problems
+
+
+def test_malformed_json_is_a_400(federation: dict) -> None:
+    r = httpx.post(
+        f"{federation['hub']}/queries",
+        content=b'{"hql": "1", ',
+        headers={"content-type": "application/json"},
+    )
+    assert r.status_code == 400 and r.json()["title"] == "Malformed JSON"
+
+
+def test_schema_concepts_ontology_and_nodes(federation: dict) -> None:
+    hub = federation["hub"]
+    schema = httpx.get(f"{hub}/schema/query").json()
+    assert schema["$schema"].startswith("https://json-schema.org/")
+    assert "criteria" in schema["properties"]
+    found = httpx.get(f"{hub}/concepts", params={"q": "lung"}).json()
+    assert any("ung" in c["label"] for c in found)
+    female = httpx.get(f"{hub}/concepts/hf:Female").json()
+    assert female["bindings"]["omop"]["kind"] == "sex"
+    sparql = httpx.get(
+        f"{hub}/ontology/sparql", params={"query": "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"}
+    ).json()
+    assert int(sparql["results"]["bindings"][0]["n"]["value"]) > 100
+    nodes = {n["id"]: n for n in httpx.get(f"{hub}/nodes").json()}
+    assert nodes["eunomia"]["reachable"] is True
+    assert nodes["eunomia"]["capabilities"]["model"] == "omop"
+    assert nodes["down"]["reachable"] is False
+
+
+def test_audit_records_protected_numbers_only(federation: dict) -> None:
+    _post(federation["hub"], EXAMPLE)
+    records = httpx.get(f"{federation['hub']}/audit").json()
+    assert records and all(len(r["query_key"]) == 64 for r in records)
+    for r in records:
+        for n in r["outcome"]["nodes"]:
+            assert n["count"] is None or n["count"] >= 10
