@@ -15,6 +15,7 @@ are no import-time singletons.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -56,7 +57,8 @@ class Hub:
         self.ontology = ontology or Ontology.load(settings.ontology_files)
         self.store = JobStore(settings.database)
         self.models = {n.model for n in settings.nodes}
-        self.client: httpx.AsyncClient | None = None
+        # one connection pool per node: small pools keep httpx's per-request pool scan cheap
+        self.clients: dict[str, httpx.AsyncClient] = {}
         self.tasks: set[asyncio.Task[None]] = set()
 
     def prepare(self, document: Any) -> Prepared:
@@ -77,10 +79,9 @@ class Hub:
     async def run(
         self, result: FederatedResult, prepared: Prepared, researcher: str | None
     ) -> FederatedResult:
-        assert self.client is not None
         floor = self.settings.floor
         nodes = await fan_out(
-            self.client, self.settings.nodes, prepared, self.settings.deadline, floor
+            self.clients, self.settings.nodes, prepared, self.settings.deadline, floor
         )
         done = result.model_copy(
             update={
@@ -106,9 +107,12 @@ def create_app(settings: HubSettings, ontology: Ontology | None = None) -> FastA
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        limits = httpx.Limits(max_connections=200, max_keepalive_connections=100)
-        async with httpx.AsyncClient(limits=limits, timeout=None) as client:
-            hub.client = client
+        limits = httpx.Limits(max_connections=32, max_keepalive_connections=8)
+        async with contextlib.AsyncExitStack() as stack:
+            for n in settings.nodes:
+                hub.clients[n.id] = await stack.enter_async_context(
+                    httpx.AsyncClient(limits=limits, timeout=None)
+                )
             yield
             for task in list(hub.tasks):
                 task.cancel()
@@ -171,16 +175,16 @@ def create_app(settings: HubSettings, ontology: Ontology | None = None) -> FastA
         prepared = hub.prepare(document)
         researcher = request.headers.get("x-researcher")
         result = hub.new_result(prepared)
-        await asyncio.to_thread(
-            hub.store.start,
-            result.id,
-            result.created,
-            result.query_key,
-            researcher,
-            result.model_dump(mode="json"),
-        )
         location = {"Location": f"/queries/{result.id}"}
         if "respond-async" in request.headers.get("prefer", ""):
+            await asyncio.to_thread(
+                hub.store.start,
+                result.id,
+                result.created,
+                result.query_key,
+                researcher,
+                result.model_dump(mode="json"),
+            )
             task = asyncio.create_task(_background(hub, result, prepared, researcher))
             hub.tasks.add(task)
             task.add_done_callback(hub.tasks.discard)
@@ -197,14 +201,12 @@ def create_app(settings: HubSettings, ontology: Ontology | None = None) -> FastA
 
     @app.get("/nodes")
     async def nodes() -> list[dict[str, Any]]:
-        assert hub.client is not None
-        client = hub.client
 
         async def one(n: Any) -> dict[str, Any]:
             entry = n.model_dump()
             try:
                 async with asyncio.timeout(min(settings.deadline, 5.0)):
-                    r = await client.get(n.url.rstrip("/") + "/capabilities")
+                    r = await hub.clients[n.id].get(n.url.rstrip("/") + "/capabilities")
                 entry["capabilities"] = Capabilities.model_validate_json(r.content).model_dump()
                 entry["reachable"] = True
             except Exception as exc:

@@ -106,7 +106,9 @@ class _Server(uvicorn.Server):
         yield
 
 
-async def _serve(servers: list[_Server]) -> None:
+async def serve_all(configs: list[uvicorn.Config]) -> None:
+    """Serve several apps in one event loop until SIGINT/SIGTERM."""
+    servers = [_Server(c) for c in configs]
     loop = asyncio.get_running_loop()
 
     def stop() -> None:
@@ -119,21 +121,16 @@ async def _serve(servers: list[_Server]) -> None:
     await asyncio.gather(*(s.serve() for s in servers))
 
 
-def build_servers(data_dir: Path, host: str, port: int) -> list[_Server]:
+def build_servers(data_dir: Path, host: str, port: int) -> list[uvicorn.Config]:
     hub_toml = prepare_demo(data_dir, host, port)
     servers = []
     for i, site in enumerate(SITES, start=1):
         config = load_node_config(data_dir / f"{site.id}.toml")
         service = NodeService(config, OmopAdapter.from_source(config.resolved_source()))
-        servers.append(
-            _Server(
-                uvicorn.Config(
-                    create_node_app(service), host=host, port=port + i, log_level="warning"
-                )
-            )
-        )
+        app = create_node_app(service)
+        servers.append(uvicorn.Config(app, host=host, port=port + i, log_level="warning"))
     hub_app = create_app(load_settings(hub_toml))
-    servers.insert(0, _Server(uvicorn.Config(hub_app, host=host, port=port, log_level="warning")))
+    servers.insert(0, uvicorn.Config(hub_app, host=host, port=port, log_level="warning"))
     return servers
 
 
@@ -148,4 +145,4 @@ def run_demo(host: str, port: int, data_dir: Path, console: Console) -> None:
         f"http://{host}:{port} examples/gi-bleed-female-or-60.json\n"
         "stop with Ctrl-C"
     )
-    asyncio.run(_serve(servers))
+    asyncio.run(serve_all(servers))

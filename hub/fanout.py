@@ -98,7 +98,7 @@ async def ask_node(
 
 
 async def fan_out(
-    client: httpx.AsyncClient,
+    clients: dict[str, httpx.AsyncClient],
     nodes: list[NodeEntry],
     prepared: Prepared,
     deadline: float,
@@ -112,7 +112,7 @@ async def fan_out(
         bodies[model] = request.model_dump_json(by_alias=True, exclude_none=True).encode()
     return list(
         await asyncio.gather(
-            *[ask_node(client, n, bodies[n.model], deadline, floor) for n in nodes]
+            *[ask_node(clients[n.id], n, bodies[n.model], deadline, floor) for n in nodes]
         )
     )
 

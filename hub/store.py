@@ -102,11 +102,23 @@ class JobStore:
             ],
         }
         with self.engine.begin() as con:
-            con.execute(
+            updated = con.execute(
                 update(jobs)
                 .where(jobs.c.id == job_id)
                 .values(status="done", finished=finished, result=result)
             )
+            if updated.rowcount == 0:  # a synchronous query: one write, job and audit together
+                con.execute(
+                    insert(jobs).values(
+                        id=job_id,
+                        created=dt.datetime.fromisoformat(result["created"]),
+                        finished=finished,
+                        status="done",
+                        query_key=result["query_key"],
+                        researcher=researcher,
+                        result=result,
+                    )
+                )
             con.execute(
                 insert(audit).values(
                     job_id=job_id,
