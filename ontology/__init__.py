@@ -1,0 +1,56 @@
+"""The Hyperfed hyperontology: SKOS concepts (EUCAIM's first, our hf: names mapped onto
+them) and their bindings to OMOP CDM, FHIR R4, CDISC SDTM and DICOM tag indexes.
+
+    >>> from ontology import Ontology
+    >>> onto = Ontology.load()
+    >>> onto.expand("SNOMEDCT363358000")
+    'https://cancerimage.eu/ontology/EUCAIM#CLIN1000065'
+    >>> onto.resolve("hf:CT", "dicom")
+    DicomBinding(kind='dicom', keyword='Modality', values=['CT'])
+
+Data: ``ontology/data/hyperfed.ttl`` (package data); a full EUCAIM import is made with
+`eucaim_csv_to_turtle` and loaded with ``Ontology.load(extra_files=[...])``.
+
+Errors::
+
+    OntologyError                       base of everything raised here
+    ├── UnknownConcept (LookupError)    a reference names no concept; .ref, .suggestions
+    ├── UnsupportedModel (ValueError)   a data model other than omop, fhir, sdtm, dicom
+    ├── UnknownCategory (ValueError)    a category filter that is not a category key
+    ├── OntologyInvalid (ValueError)    data that cannot be loaded: parse errors, mixed
+    │                                   binding kinds for one model, two prefLabels, one
+    │                                   code naming two concepts, hierarchy cycles ...
+    └── SparqlRejected (ValueError)     a SPARQL UPDATE request or a malformed query
+"""
+
+from ontology.concept import ConceptInfo
+from ontology.errors import (
+    OntologyError,
+    OntologyInvalid,
+    SparqlRejected,
+    UnknownCategory,
+    UnknownConcept,
+    UnsupportedModel,
+)
+from ontology.eucaim import eucaim_csv_to_turtle
+from ontology.loader import Ontology
+from ontology.sparql import SparqlResult
+from ontology.vocab import ALT_EUCAIM, EUCAIM, HF, MODELS, curie
+
+__all__ = [
+    "ALT_EUCAIM",
+    "EUCAIM",
+    "HF",
+    "MODELS",
+    "ConceptInfo",
+    "Ontology",
+    "OntologyError",
+    "OntologyInvalid",
+    "SparqlRejected",
+    "SparqlResult",
+    "UnknownCategory",
+    "UnknownConcept",
+    "UnsupportedModel",
+    "curie",
+    "eucaim_csv_to_turtle",
+]
