@@ -86,8 +86,8 @@ CASES = (
             FROM drug_exposure d JOIN condition_occurrence c ON c.person_id = d.person_id
             WHERE d.drug_concept_id IN ({DESC.format(1118084)})
               AND c.condition_concept_id IN ({DESC.format(192671)})
-              AND d.drug_exposure_start_date
-                  BETWEEN c.condition_start_date - INTERVAL '365 days' AND c.condition_start_date""",
+              AND d.drug_exposure_start_date BETWEEN c.condition_start_date - INTERVAL '365 days'
+                                                 AND c.condition_start_date""",
     ),
     Case(
         "age-at-event",
