@@ -42,6 +42,7 @@ __all__ = [
     "laplace_noise",
     "protect",
     "protect_sum",
+    "reprotect",
 ]
 
 
@@ -158,6 +159,27 @@ def protect(true_count: int, policy: Policy, secret: bytes) -> Protected:
     return Protected(
         count=released, status="ok", countAdjustedTo=adjusted, countPrecision=precision
     )
+
+
+def reprotect(released: Protected, floor: Policy) -> Protected:
+    """Apply a floor policy to an already-released number (pure post-processing, so it
+    can never reveal more than the number itself): suppress it below the floor's
+    threshold, round it to the floor's base. The hub does this to every node's numbers,
+    so a node configured laxer than the federation floor cannot push a small count
+    through. No policy ever travels with a request: a caller who could choose the noise
+    scale or the rounding base per query could solve for the true count."""
+    if released.status == "suppressed" or released.count is None:
+        return released
+    count = released.count
+    adjusted = list(released.countAdjustedTo)
+    precision = released.countPrecision
+    if floor.rounding > 1 and count % floor.rounding:
+        count = _round_to(count, floor.rounding)
+        adjusted.append(floor.rounding)
+        precision = "imprecise" if precision == "imprecise" else "rounded"
+    if count < floor.threshold:
+        return _suppressed(floor)
+    return Protected(count=count, status="ok", countAdjustedTo=adjusted, countPrecision=precision)
 
 
 def protect_sum(released: list[Protected], policy: Policy) -> Protected:

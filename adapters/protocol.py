@@ -6,9 +6,9 @@ POST /count         CountRequest -> NodeCount   (only protected numbers)
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from adapters.disclosure import Policy, Protected
 from adapters.hql.bindings import Bindings
@@ -61,7 +61,6 @@ class CountRequest(BaseModel):
 
     query: Query
     bindings: Bindings = {}
-    floor: Annotated[Policy | None, Field(description="the federation's minimum policy")] = None
 
 
 class UnsupportedCriterion(BaseModel):

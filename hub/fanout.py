@@ -13,8 +13,8 @@ import time
 import httpx
 from pydantic import ValidationError
 
-from adapters.disclosure import Policy, Protected, protect_sum
-from adapters.protocol import CountRequest, NodeCount, NodeStatus
+from adapters.disclosure import Policy, Protected, protect_sum, reprotect
+from adapters.protocol import CountRequest, NodeCount, NodeStatus, Stratum
 from hub.prepare import Prepared
 from hub.results import NodeResult, TotalResult, TotalStratum
 from hub.settings import NodeEntry
@@ -33,28 +33,25 @@ def _failed(node: NodeEntry, status: NodeStatus, error: str, elapsed: float) -> 
 
 
 def _floored(result: NodeCount, floor: Policy) -> NodeCount:
-    """Re-apply the federation threshold to what a node released (a node whose own
-    policy is laxer than the floor cannot push a small count through)."""
-    if result.count is not None and result.count < floor.threshold:
-        return result.model_copy(
+    """Re-protect what a node released under the federation floor (a node configured
+    laxer than the floor cannot push a small count through)."""
+    released = _as_protected(result)
+    if released is not None:
+        total = reprotect(released, floor)
+        result = result.model_copy(
             update={
-                "status": "suppressed",
-                "count": None,
-                "countAdjustedTo": [f"<{floor.threshold}"],
-                "countPrecision": "imprecise",
+                "status": "ok" if total.status == "ok" else "suppressed",
+                "count": total.count,
+                "countAdjustedTo": total.countAdjustedTo,
+                "countPrecision": total.countPrecision,
             }
         )
     if result.strata:
         strata = [
-            s
-            if s.count is None or s.count >= floor.threshold
-            else s.model_copy(
-                update={
-                    "status": "suppressed",
-                    "count": None,
-                    "countAdjustedTo": [f"<{floor.threshold}"],
-                    "countPrecision": "imprecise",
-                }
+            Stratum(
+                **reprotect(Protected(**s.model_dump(exclude={"sex", "age"})), floor).model_dump(),
+                sex=s.sex,
+                age=s.age,
             )
             for s in result.strata
         ]
@@ -106,9 +103,7 @@ async def fan_out(
 ) -> list[NodeResult]:
     bodies: dict[str, bytes] = {}
     for model in {n.model for n in nodes}:
-        request = CountRequest(
-            query=prepared.query, bindings=prepared.bindings.get(model, {}), floor=floor
-        )
+        request = CountRequest(query=prepared.query, bindings=prepared.bindings.get(model, {}))
         bodies[model] = request.model_dump_json(by_alias=True, exclude_none=True).encode()
     return list(
         await asyncio.gather(

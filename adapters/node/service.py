@@ -61,13 +61,10 @@ class NodeService:
             notes=self.adapter.describe(),
         )
 
-    def policy_for(self, floor: Policy | None) -> Policy:
-        return self.config.policy if floor is None else self.config.policy.at_least(floor)
-
     def count(self, request: CountRequest) -> NodeCount:
         query = request.query
         as_of = query.as_of or dt.date.today()
-        policy = self.policy_for(request.floor)
+        policy = self.config.policy  # never taken from the request (see disclosure.reprotect)
         try:
             exact = self.adapter.count(
                 query, request.bindings, as_of, timeout_s=self.config.node.query_timeout
