@@ -9,11 +9,15 @@ The rules, in order:
 1. A true count below the threshold k — including 0 — is never released: the result is
    ``suppressed`` with ``count = None``. Zero is suppressed too, so "nobody" cannot be
    told apart from "a few" (the classic membership attack on a known individual).
-2. Otherwise, optional Laplace noise with scale ``sensitivity / epsilon`` is added. The
-   noise is a deterministic function of the node secret and the *true count* (as in MII
-   feasibility and Samply Focus): every query with the same true answer — a repeat, a
-   reformulation, any equivalent query — gets the same released number, so averaging
-   reveals nothing new.
+2. Otherwise, optional noise is added: two Laplace draws, each with scale
+   ``sensitivity / epsilon``, both deterministic (HMAC-SHA256 of the node secret):
+   - one keyed on the *true count* (as in MII feasibility and Samply Focus): averaging
+     many reformulations of a question that canonicalisation does not merge leaves this
+     offset in place, so it never converges on the true count;
+   - one keyed on the *question* (the canonical query's key and the stratum): without
+     it, "Q" and "Q and not X" would get identical answers exactly when X removes
+     nobody — an equality oracle for membership.
+   A repeat, and any spelling with the same canonical form, gets the same answer.
 3. The noisy count is rounded to the nearest multiple of the rounding base.
 4. If the result is below k it is suppressed as well (so a suppression does not reveal
    that the true count is below k exactly).
@@ -107,19 +111,27 @@ class Protected(BaseModel):
     countPrecision: Precision
 
 
-def _uniform(secret: bytes, true_count: int) -> float:
-    """A uniform number in (0, 1), a deterministic function of (secret, count)."""
-    digest = hmac.new(secret, b"hyperfed-noise-v1|%d" % true_count, hashlib.sha256).digest()
+def _uniform_bytes(secret: bytes, message: bytes) -> float:
+    """A uniform number in (0, 1), a deterministic function of (secret, message)."""
+    digest = hmac.new(secret, b"hyperfed-noise-v1|" + message, hashlib.sha256).digest()
     bits = int.from_bytes(digest[:8], "big") >> 11  # 53 bits
     return (bits + 0.5) / float(1 << 53)
+
+
+def _uniform(secret: bytes, true_count: int) -> float:
+    return _uniform_bytes(secret, b"%d" % true_count)
+
+
+def _laplace(uniform: float, scale: float) -> float:
+    u = uniform - 0.5
+    return -scale * math.copysign(1.0, u) * math.log(1.0 - 2.0 * abs(u))
 
 
 def laplace_noise(secret: bytes, true_count: int, scale: float) -> float:
     """Laplace(0, scale) noise drawn deterministically from the secret and the count."""
     if scale == 0:
         return 0.0
-    u = _uniform(secret, true_count) - 0.5
-    return -scale * math.copysign(1.0, u) * math.log(1.0 - 2.0 * abs(u))
+    return _laplace(_uniform(secret, true_count), scale)
 
 
 def _round_to(value: float, base: int) -> int:
@@ -136,22 +148,25 @@ def _adjustments(policy: Policy, noisy: bool) -> tuple[list[str | int], Precisio
     return adjusted, precision
 
 
-def _suppressed(policy: Policy) -> Protected:
+def _suppressed(policy: Policy, at_least: int = 0) -> Protected:
     return Protected(
         count=None,
         status="suppressed",
-        countAdjustedTo=[f"<{policy.threshold}"],
+        countAdjustedTo=[f"<{max(policy.threshold, at_least)}"],
         countPrecision="imprecise",
     )
 
 
-def protect(true_count: int, policy: Policy, secret: bytes) -> Protected:
-    """Protect one true count under `policy` (see the module docstring)."""
+def protect(true_count: int, policy: Policy, secret: bytes, context: bytes = b"") -> Protected:
+    """Protect one true count under `policy` (see the module docstring). `context` names
+    the question (the canonical query's key and the stratum) for the second noise layer."""
     if true_count < 0:
         raise ValueError("a count cannot be negative")
     if true_count < policy.threshold:
         return _suppressed(policy)
     noise = laplace_noise(secret, true_count, policy.noise_scale)
+    if policy.noise_scale:
+        noise += _laplace(_uniform_bytes(secret, b"question|" + context), policy.noise_scale)
     released = _round_to(true_count + noise, policy.rounding)
     if released < policy.threshold:
         return _suppressed(policy)
@@ -163,23 +178,37 @@ def protect(true_count: int, policy: Policy, secret: bytes) -> Protected:
 
 def reprotect(released: Protected, floor: Policy) -> Protected:
     """Apply a floor policy to an already-released number (pure post-processing, so it
-    can never reveal more than the number itself): suppress it below the floor's
-    threshold, round it to the floor's base. The hub does this to every node's numbers,
-    so a node configured laxer than the federation floor cannot push a small count
-    through. No policy ever travels with a request: a caller who could choose the noise
-    scale or the rounding base per query could solve for the true count."""
+    can never reveal more than the number itself). The hub does this to every node's
+    numbers, so a node configured laxer than the federation floor cannot push a small
+    count through. No policy ever travels with a request: a caller who could choose the
+    noise scale or the rounding base per query could solve for the true count.
+
+    The threshold is checked before rounding (a lax node's 5 must not become 10), a
+    suppressed number is relabelled with the stricter threshold (a lax node's "<1" would
+    mean exactly 0), and the labels never depend on the value."""
+    node_k = _threshold_of(released)
     if released.status == "suppressed" or released.count is None:
-        return released
+        return _suppressed(floor, node_k)
+    if released.count < floor.threshold:
+        return _suppressed(floor, node_k)
     count = released.count
     adjusted = list(released.countAdjustedTo)
     precision = released.countPrecision
-    if floor.rounding > 1 and count % floor.rounding:
+    if floor.rounding > 1:
         count = _round_to(count, floor.rounding)
-        adjusted.append(floor.rounding)
+        if floor.rounding not in adjusted:
+            adjusted.append(floor.rounding)
         precision = "imprecise" if precision == "imprecise" else "rounded"
     if count < floor.threshold:
-        return _suppressed(floor)
+        return _suppressed(floor, node_k)
     return Protected(count=count, status="ok", countAdjustedTo=adjusted, countPrecision=precision)
+
+
+def _threshold_of(p: Protected) -> int:
+    for a in p.countAdjustedTo:
+        if isinstance(a, str) and a.startswith("<") and a[1:].isdigit():
+            return int(a[1:])
+    return 0
 
 
 def protect_sum(released: list[Protected], policy: Policy) -> Protected:

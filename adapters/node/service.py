@@ -11,6 +11,7 @@ import logging
 
 from adapters.base import Adapter, ExactCount
 from adapters.disclosure import Policy, Protected, protect
+from adapters.hql.canonical import canonicalize, query_key
 from adapters.hql.model import Query
 from adapters.node.config import NodeConfig
 from adapters.omop.compiler import age_band_labels
@@ -93,12 +94,14 @@ class NodeService:
                 unsupported=exact.unsupported,
                 notes=exact.notes,
             )
-        total = protect(exact.total, policy, self._secret)
+        question = query_key(canonicalize(query)).encode()
+        total = protect(exact.total, policy, self._secret, question)
         strata = None
         if exact.dimensions:
             strata = []
             for key in strata_grid(query):
-                cell = protect(exact.strata.get(key, 0), policy, self._secret)
+                context = question + "|".join(key).encode()
+                cell = protect(exact.strata.get(key, 0), policy, self._secret, b"|" + context)
                 labels = dict(zip(exact.dimensions, key, strict=True))
                 strata.append(Stratum(**cell.model_dump(), **labels))
         return _node_count(self.node_id, total, strata, exact.notes)
