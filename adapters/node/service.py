@@ -94,7 +94,9 @@ class NodeService:
                 unsupported=exact.unsupported,
                 notes=exact.notes,
             )
-        question = query_key(canonicalize(query)).encode()
+        # the question-keyed noise ignores how the answer is stratified: a total (or a
+        # cell with the same labels) gets the same answer in every breakdown
+        question = query_key(canonicalize(query.model_copy(update={"stratify": None}))).encode()
         total = protect(exact.total, policy, self._secret, question)
         strata = None
         if exact.dimensions:
