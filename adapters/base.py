@@ -69,6 +69,11 @@ class Adapter(ABC):
             "stratify": cls.SUPPORTS_STRATIFY,
         }
 
+    @classmethod
+    @abstractmethod
+    def from_source(cls, url: str, schema: str | None = None) -> Adapter:
+        """Open the adapter on a data source URL (e.g. duckdb:///path, postgresql://...)."""
+
     @abstractmethod
     def count(
         self, query: Query, bindings: Bindings, as_of: dt.date, timeout_s: float | None = None

@@ -37,7 +37,7 @@ import hmac
 import math
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
     "Policy",
@@ -63,6 +63,12 @@ class Policy(BaseModel):
     rounding: Annotated[int, Field(ge=1, le=1_000_000)] = 10
     epsilon: Annotated[float | None, Field(gt=0, le=100)] = 0.5
     sensitivity: Annotated[float, Field(gt=0, le=1000)] = 1.0
+
+    @field_validator("epsilon", mode="before")
+    @classmethod
+    def _no_noise(cls, value: object) -> object:
+        # TOML has no null: `epsilon = false` (or "none") switches the noise off
+        return None if value is False or value in ("none", "off") else value
 
     @model_validator(mode="after")
     def _check(self) -> Policy:

@@ -75,7 +75,7 @@ def _units() -> dict[str, Unit]:
             ("mo", 2629800),
             ("a", 31557600),
         ],
-        "filtration rate": [("mL/min/{1.73_m2}", 1), ("mL/min", 1)],
+        "filtration rate": [("mL/min/{1.73_m2}", 1)],
     }
     units = {code: Unit(code, dim, float(f)) for dim, rows in table.items() for code, f in rows}
     units["K"] = Unit("K", "temperature", 1.0)

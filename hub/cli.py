@@ -106,7 +106,7 @@ def _adapter(
         if model is None or source is None:
             _fail("give --config node.toml, or --model and --source")
         cls = load_adapter_class(str(model))
-        return cls.from_source(str(source), schema), node_config  # type: ignore[attr-defined]
+        return cls.from_source(str(source), schema), node_config
     except (ConfigError, AdapterError, SourceError, ValueError) as exc:
         _fail(str(exc))
     raise AssertionError("unreachable")

@@ -142,7 +142,7 @@ def run_demo(host: str, port: int, data_dir: Path, console: Console) -> None:
         console.print(f"node  http://{host}:{port + i}   {site.id}: {site.title}")
     console.print(
         "\ntry:  hyperfed query --hub "
-        f"http://{host}:{port} examples/gi-bleed-female-or-60.json\n"
+        f"http://{host}:{port} deploy/examples/queries/gi-bleed-female-or-60.json\n"
         "stop with Ctrl-C"
     )
     asyncio.run(serve_all(servers))

@@ -124,6 +124,16 @@ def _as_protected(r: NodeCount) -> Protected | None:
 
 
 def _total(parts: list[Protected], expected: int, floor: Policy) -> TotalResult:
+    if not parts:
+        return TotalResult(
+            count=None,
+            status="unavailable",
+            countAdjustedTo=[],
+            countPrecision="imprecise",
+            nodes_counted=0,
+            lower_bound=True,
+            note="no node returned a protected count",
+        )
     total = protect_sum(parts, floor)
     counted = sum(1 for p in parts if p.status == "ok")
     lower = counted < expected

@@ -23,7 +23,7 @@ class TotalResult(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     count: int | None
-    status: Literal["ok", "suppressed"]
+    status: Literal["ok", "suppressed", "unavailable"]
     countAdjustedTo: list[str | int]
     countPrecision: Literal["exact", "rounded", "imprecise"]
     nodes_counted: int

@@ -73,7 +73,8 @@ def load_settings(path: Path | None = None, **overrides: Any) -> HubSettings:
         data.update(raw.pop("hub", {}))
         data.update(raw)
         base = path.parent.resolve()
-        data["ontology_files"] = [base / p for p in data.get("ontology_files", [])]
+        if "ontology_files" in data:
+            data["ontology_files"] = [base / p for p in data["ontology_files"]]
         db = str(data.get("database", ""))
         if (
             db.startswith("sqlite:///")

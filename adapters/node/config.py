@@ -12,7 +12,7 @@
     [policy]                           # disclosure control, applied before anything leaves
     threshold = 10                     # counts below are never released (0 included)
     rounding = 10                      # released counts are multiples of this
-    epsilon = 0.5                      # Laplace noise; remove the line for no noise
+    epsilon = 0.5                      # Laplace noise; `epsilon = false` for none
 
     [[datasets]]
     id = "site-a-omop"

@@ -13,31 +13,13 @@ from adapters.base import Adapter, ExactCount
 from adapters.disclosure import Policy, Protected, protect
 from adapters.hql.canonical import canonicalize, query_key
 from adapters.hql.model import Query
+from adapters.hql.strata import strata_grid
 from adapters.node.config import NodeConfig
-from adapters.omop.compiler import age_band_labels
 from adapters.protocol import Capabilities, CountRequest, NodeCount, Stratum
 
-__all__ = ["NodeService", "strata_grid"]
+__all__ = ["NodeService"]
 
 log = logging.getLogger("hyperfed.node")
-
-SEXES = ("female", "male", "other", "unknown")
-
-
-def strata_grid(query: Query) -> list[tuple[str, ...]]:
-    """Every stratum a stratified query reports — all of them, so that an absent row
-    cannot reveal a zero."""
-    if query.stratify is None:
-        return []
-    axes: list[list[str]] = []
-    for dim in query.stratify.by:
-        axes.append(
-            list(SEXES) if dim == "sex" else [*age_band_labels(query.stratify.age_bands), "unknown"]
-        )
-    grid: list[tuple[str, ...]] = [()]
-    for axis in axes:
-        grid = [(*g, v) for g in grid for v in axis]
-    return grid
 
 
 class NodeService:

@@ -13,7 +13,6 @@ or relative windows, ``p.person_id IN (SELECT ... GROUP BY ... HAVING ...)``). S
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 from dataclasses import dataclass, field
 
 from sqlglot import exp
@@ -36,13 +35,14 @@ from adapters.hql.model import (
     Query,
     Stratify,
 )
+from adapters.hql.strata import age_band_labels
 from adapters.omop.schema import CdmSchema, Table
 from adapters.omop.tables import EVENT_TABLES, GENDER_CONCEPTS, EventTable
 from adapters.omop.vocab import CodeRef, VocabLookup, event_codes
 from adapters.protocol import UnsupportedCriterion
 from adapters.units import compatible_units, range_in
 
-__all__ = ["Compiled", "age_band_labels", "compile_count"]
+__all__ = ["Compiled", "compile_count"]
 
 _DOMAINS = {t.domain for t in EVENT_TABLES}
 
@@ -58,11 +58,6 @@ class Compiled:
         if self.sql is None:
             raise ValueError("the query has unsupported criteria and compiles to no SQL")
         return self.sql.sql(dialect=dialect, pretty=pretty)
-
-
-def age_band_labels(bands: list[int]) -> list[str]:
-    labels = [f"{lo}-{hi - 1}" for lo, hi in itertools.pairwise(bands)]
-    return [*labels, f"{bands[-1]}+"]
 
 
 def _date_key(d: dt.date) -> int:
@@ -153,7 +148,25 @@ class _Compiler:
     def _date(self, t: Table, logical: str, alias: str) -> exp.Expr:
         col = self._col(t, logical, alias)
         if t.is_text(logical):
-            return exp.TryCast(this=col, to=exp.DataType.build("DATE"))
+            self._note(f"{t.name}.{t.col(logical)} is stored as text: dates are converted")
+            if self.dialect == "duckdb":
+                return exp.TryCast(this=col, to=exp.DataType.build("DATE"))
+            iso = exp.Literal.string(r"^\s*[0-9]{4}-[0-9]{2}-[0-9]{2}")
+            return exp.Case(
+                ifs=[
+                    exp.If(
+                        this=exp.RegexpLike(this=col, expression=iso),
+                        true=exp.cast(
+                            exp.Substring(
+                                this=exp.func("TRIM", col.copy()),
+                                start=exp.Literal.number(1),
+                                length=exp.Literal.number(10),
+                            ),
+                            "DATE",
+                        ),
+                    )
+                ]
+            )
         return exp.cast(col, "DATE") if "TIME" in t.types.get(logical, "").upper() else col
 
     def _birth_key(self, alias: str) -> exp.Expr:
@@ -273,7 +286,16 @@ class _Compiler:
     def _targets(
         self, e: EventCriterion, path: str
     ) -> tuple[list[_Target] | None, tuple[int, ...]]:
-        codes = event_codes(e, self.bindings) or []
+        codes = event_codes(e, self.bindings)
+        if codes is None:  # a concept bound to anything but codes (only events can anchor)
+            binding = self.bindings.get(e.concept or "")
+            reason = (
+                binding.reason
+                if isinstance(binding, Unexpressible)
+                else f"concept {e.concept} does not name events in OMOP"
+            )
+            self._unsupported(path, reason)
+            return None, ()
         by_domain: dict[str, set[int]] = {}
         anywhere: set[int] = set()
         sources: set[str] = set()
@@ -443,8 +465,13 @@ class _Compiler:
             .where(exp.column("person_id", table=r).is_(exp.null()).not_())
         )
         if e.within is not None:
-            anchor_targets, _ = self._targets(e.within.of, f"{path}.within.of")
+            anchor_targets, anchor_gender = self._targets(e.within.of, f"{path}.within.of")
+            if anchor_targets is None:
+                return exp.false()  # reported as unsupported
+            if anchor_gender:
+                return self._unsupported(f"{path}.within.of", "a gender code is not an event")
             if not anchor_targets:
+                self._note(f"{path}.within.of: no records in this database can match it")
                 return exp.false()
             a = self._alias("a")
             start = exp.column("start_date", table=r)

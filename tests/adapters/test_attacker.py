@@ -605,6 +605,10 @@ class _Failing(Adapter):
     def __init__(self, exc: Exception) -> None:
         self.exc = exc
 
+    @classmethod
+    def from_source(cls, url: str, schema: str | None = None) -> _Failing:
+        raise NotImplementedError
+
     def count(
         self, query: Query, bindings: Bindings, as_of: dt.date, timeout_s: float | None = None
     ) -> ExactCount:

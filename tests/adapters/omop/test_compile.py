@@ -193,3 +193,17 @@ def test_everyone_and_codes_bindings() -> None:
         },
     )
     assert "192671" in c.render("duckdb")
+
+
+def test_an_anchor_that_names_no_events_is_unsupported_not_false() -> None:
+    # under "not", a silently false anchor would broaden the count to everyone
+    for binding in (
+        Unexpressible(reason="body part has no OMOP binding"),
+        SexBinding(sex="female"),
+    ):
+        c = _compile(
+            {"criteria": {"not": {**GI, "within": {"of": {"concept": "hf:X"}, "days_before": 30}}}},
+            {"hf:X": binding},
+        )
+        assert c.sql is None
+        assert [u.path for u in c.unsupported] == ["criteria.not.within.of"]
