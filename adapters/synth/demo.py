@@ -1,0 +1,46 @@
+"""The two demo sites: different sizes, seeds and recording habits."""
+
+from __future__ import annotations
+
+from os import PathLike
+from pathlib import Path
+from types import MappingProxyType
+
+from adapters.synth.spec import Summary, SynthSpec
+from adapters.synth.writers import write_omop_duckdb
+
+__all__ = ["DEMO_SITES", "write_demo_sites"]
+
+DEMO_SITES: MappingProxyType[str, SynthSpec] = MappingProxyType(
+    {
+        # A university hospital with an oncology centre: more cancer, US-style units.
+        "uni_hospital": SynthSpec(
+            persons=20_000,
+            seed=101,
+            site_name="Hyperfed Demo University Hospital",
+            site_abbreviation="HF-UNI",
+            cancer_scale=1.5,
+        ),
+        # A regional clinic with SI units and ICD-10-CM coding habits.
+        "regional_clinic": SynthSpec(
+            persons=5_000,
+            seed=202,
+            site_name="Hyperfed Demo Regional Clinic",
+            site_abbreviation="HF-REG",
+            hemoglobin_g_per_l_share=0.8,
+            creatinine_umol_per_l_share=0.9,
+            missing_unit_share=0.05,
+            icd10cm_source_share=0.3,
+        ),
+    }
+)
+
+
+def write_demo_sites(directory: str | PathLike[str], *, replace: bool = True) -> list[Summary]:
+    """Write every demo site to `<directory>/<name>.duckdb` (directory created if missing)."""
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    return [
+        write_omop_duckdb(spec, out / f"{name}.duckdb", replace=replace)
+        for name, spec in DEMO_SITES.items()
+    ]
