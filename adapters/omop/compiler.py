@@ -13,6 +13,7 @@ or relative windows, ``p.person_id IN (SELECT ... GROUP BY ... HAVING ...)``). S
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sqlglot import exp
@@ -62,6 +63,14 @@ class Compiled:
 
 def _date_key(d: dt.date) -> int:
     return d.year * 10000 + d.month * 100 + d.day
+
+
+def _isin(col: exp.Expr, values: Iterable[int | str]) -> exp.Expr:
+    """col = v for one value (engines push equalities down better), col IN (...) else."""
+    lits: list[exp.Expr] = [
+        exp.Literal.string(v) if isinstance(v, str) else exp.Literal.number(v) for v in values
+    ]
+    return col.eq(lits[0]) if len(lits) == 1 else col.isin(*lits)
 
 
 def _num(v: float | int) -> exp.Expr:
@@ -226,7 +235,10 @@ class _Compiler:
                 copy=False,
             )
         if isinstance(c, NotCriterion):
-            return exp.not_(exp.paren(self.criterion(c.not_, f"{path}.not", outer), copy=False))
+            inner = self.criterion(c.not_, f"{path}.not", outer)
+            if not self._person_attributes(inner, outer):  # EXISTS is never NULL
+                return exp.not_(exp.paren(inner, copy=False))
+            return exp.not_(exp.func("COALESCE", exp.paren(inner, copy=False), exp.false()))
         if isinstance(c, AgeCriterion):
             return self._person_attr(
                 self._age(self._birth_key(outer), _date_key(self.as_of), c.age)
@@ -234,14 +246,16 @@ class _Compiler:
         return self.event(c, path, outer)
 
     def _person_attr(self, pred: exp.Expr) -> exp.Expr:
-        # person attributes may be NULL: a person whose attribute is unknown does not
-        # satisfy the criterion, and does satisfy its negation
-        return exp.func("COALESCE", exp.paren(pred, copy=False), exp.false())
+        # A person attribute may be NULL (unknown). Outside "not", NULL excludes the person
+        # as FALSE would; "not" wraps its operand in COALESCE(..., FALSE), so a person of
+        # unknown age satisfies "not age >= 60". Keeping positive predicates plain lets the
+        # engine push them down.
+        return exp.paren(pred, copy=False)
 
     def _sex(self, sex: str, outer: str) -> exp.Expr:
         ids = GENDER_CONCEPTS[sex]
         col = self._col(self.person, "gender_concept_id", outer)
-        pred: exp.Expr = col.isin(*[exp.Literal.number(i) for i in ids])
+        pred: exp.Expr = _isin(col, ids)
         if sex == "unknown":
             pred = exp.or_(pred, col.is_(exp.null()))
         return self._person_attr(pred)
@@ -275,7 +289,7 @@ class _Compiler:
             if e.has_filters:
                 return self._unsupported(path, "a gender code takes no event filters")
             col = self._col(self.person, "gender_concept_id", outer)
-            preds.append(self._person_attr(col.isin(*[exp.Literal.number(i) for i in gender_ids])))
+            preds.append(self._person_attr(_isin(col, gender_ids)))
         if targets:
             preds.append(self._events_pred(e, targets, path, outer))
         if not preds:
@@ -347,9 +361,7 @@ class _Compiler:
         t, s = x.table, x.stored
         match: list[exp.Expr] = []
         if x.concept_ids:
-            match.append(
-                self._col(s, t.concept, alias).isin(*[exp.Literal.number(i) for i in x.concept_ids])
-            )
+            match.append(_isin(self._col(s, t.concept, alias), x.concept_ids))
         if x.source_values and t.source_value:
             match.append(
                 self._col(s, t.source_value, alias).isin(
@@ -394,24 +406,33 @@ class _Compiler:
             if x.table.unit and x.stored.col(x.table.unit)
             else None
         )
-        alts: list[exp.Expr] = []
+        # one scan-friendly test for every recorded unit: the unit is one we can convert,
+        # and the value lies between per-unit bounds (CASE on the unit)
+        lows, highs = exp.Case(this=unit_col), exp.Case(this=unit_col)
+        unit_ids: list[int] = []
         for u in compatible_units(e.value.unit):
             ids = self.vocab.units.get(u.code)
             if not ids or unit_col is None:
                 continue
             lo, hi = range_in(e.value.min, e.value.max, e.value.unit, u.code)
-            alts.append(
-                exp.and_(
-                    unit_col.copy().isin(*[exp.Literal.number(i) for i in ids]), *between(lo, hi)
-                )
-            )
+            for i in ids:
+                unit_ids.append(i)
+                if lo is not None:
+                    lows = lows.when(exp.Literal.number(i), _num(lo))
+                if hi is not None:
+                    highs = highs.when(exp.Literal.number(i), _num(hi))
         self._note(
             f"values are compared in units compatible with {e.value.unit!r}; "
             "records without a recognised unit are not counted"
         )
-        if not alts:
+        if not unit_ids or unit_col is None:
             return exp.false()
-        return exp.paren(exp.or_(*alts), copy=False) if len(alts) > 1 else alts[0]
+        conds = [_isin(unit_col.copy(), unit_ids)]
+        if e.value.min is not None:
+            conds.append(value.copy() >= lows)
+        if e.value.max is not None:
+            conds.append(value.copy() <= highs)
+        return exp.and_(*conds)
 
     def _select_rows(self, e: EventCriterion, x: _Target) -> exp.Select:
         """SELECT person_id, start_date FROM <event table> WHERE <filters>."""
@@ -458,53 +479,66 @@ class _Compiler:
                 )
                 preds.append(exp.Exists(this=sub))
             return exp.paren(exp.or_(*preds), copy=False) if len(preds) > 1 else preds[0]
+        q = self._person_ids(e, targets, path)
+        return exp.false() if q is None else outer_id.isin(query=q)
+
+    def _person_ids(
+        self, e: EventCriterion, targets: list[_Target], path: str
+    ) -> exp.Select | None:
+        """SELECT person_id of the persons with matching events (one row per matching
+        event, or per person with occurrence counts); None when unsupported or empty."""
         r = self._alias("r")
+        rid = exp.column("person_id", table=r)
         q = (
-            exp.select(exp.column("person_id", table=r))
+            exp.select(rid.copy())
             .from_(self._rows(e, targets).subquery(r))
-            .where(exp.column("person_id", table=r).is_(exp.null()).not_())
+            .where(rid.copy().is_(exp.null()).not_())
         )
         if e.within is not None:
             anchor_targets, anchor_gender = self._targets(e.within.of, f"{path}.within.of")
             if anchor_targets is None:
-                return exp.false()  # reported as unsupported
+                return None  # reported as unsupported
             if anchor_gender:
-                return self._unsupported(f"{path}.within.of", "a gender code is not an event")
+                self._unsupported(f"{path}.within.of", "a gender code is not an event")
+                return None
             if not anchor_targets:
                 self._note(f"{path}.within.of: no records in this database can match it")
-                return exp.false()
+                return None
             a = self._alias("a")
             start = exp.column("start_date", table=r)
             a_start = exp.column("start_date", table=a)
             near = exp.and_(
-                exp.column("person_id", table=a).eq(exp.column("person_id", table=r)),
+                exp.column("person_id", table=a).eq(rid.copy()),
                 start
                 >= exp.DateSub(
                     this=a_start.copy(),
-                    expression=exp.Literal.number(e.within.days_before),
                     unit=exp.var("DAY"),
+                    expression=exp.Literal.number(e.within.days_before),
                 ),
                 start.copy()
                 <= exp.DateAdd(
                     this=a_start.copy(),
-                    expression=exp.Literal.number(e.within.days_after),
                     unit=exp.var("DAY"),
+                    expression=exp.Literal.number(e.within.days_after),
                 ),
             )
-            anchor = self._rows(e.within.of, anchor_targets)
-            q = q.where(
-                exp.Exists(
-                    this=exp.select(exp.Literal.number(1)).from_(anchor.subquery(a)).where(near)
+            anchor = self._rows(e.within.of, anchor_targets).subquery(a)
+            if e.occurrences is None:
+                # a join: persons may repeat, which IN and COUNT(DISTINCT) absorb
+                q = q.join(anchor, on=near)
+            else:
+                # each matching event counts once, however many anchors it is near
+                q = q.where(
+                    exp.Exists(this=exp.select(exp.Literal.number(1)).from_(anchor).where(near))
                 )
-            )
         if e.occurrences is not None:
             having: list[exp.Expr] = [
                 exp.Count(this=exp.Star()) >= exp.Literal.number(e.occurrences.min)
             ]
             if e.occurrences.max is not None:
                 having.append(exp.Count(this=exp.Star()) <= exp.Literal.number(e.occurrences.max))
-            q = q.group_by(exp.column("person_id", table=r)).having(exp.and_(*having))
-        return outer_id.isin(query=q)
+            q = q.group_by(rid.copy()).having(exp.and_(*having))
+        return q
 
     # -- strata --------------------------------------------------------------------------
     def _sex_label(self, outer: str) -> exp.Expr:
@@ -512,7 +546,7 @@ class _Compiler:
         case = exp.Case()
         for label in ("male", "female", "other"):
             case = case.when(
-                col.copy().isin(*[exp.Literal.number(i) for i in GENDER_CONCEPTS[label]]),
+                _isin(col.copy(), GENDER_CONCEPTS[label]),
                 exp.Literal.string(label),
             )
         return case.else_(exp.Literal.string("unknown"))
@@ -531,12 +565,68 @@ class _Compiler:
             )
         return case.else_(exp.Literal.string(labels[-1]))
 
+    def _person_attributes(self, e: exp.Expr, outer: str) -> bool:
+        """Whether `e` reads a person attribute (anything but the person id)."""
+        pid = self.person.col("person_id")
+        return any(c.table == outer and c.name != pid for c in e.find_all(exp.Column))
+
+    def _driven(self, outer: str) -> tuple[exp.Select, exp.Expr] | None:
+        """The plan hand-written SQL would use, when the question allows it: start from
+        the events of one positive criterion of the top-level conjunction, join the
+        person only if the rest of the question reads person attributes, count distinct
+        persons. Returns the query and the person id to count; None: the general plan
+        (persons filtered by EXISTS), which is the faster one for pure event logic."""
+        root = self.query.criteria
+        children = root.all if isinstance(root, AllCriterion) else [root]
+        paths = (
+            [f"criteria.all[{i}]" for i in range(len(children))]
+            if isinstance(root, AllCriterion)
+            else ["criteria"]
+        )
+        for i, c in enumerate(children):
+            if not isinstance(c, EventCriterion) or c.occurrences is not None:
+                continue
+            if c.concept is not None and not isinstance(self.bindings.get(c.concept), CodesBinding):
+                continue
+            rest = [self.criterion(x, paths[j], outer) for j, x in enumerate(children) if j != i]
+            if rest and not any(self._person_attributes(r, outer) for r in rest):
+                return None
+            targets, gender = self._targets(c, paths[i])
+            if not targets or gender:
+                return None
+            join = bool(rest) or self.query.stratify is not None or c.age is not None
+            person = self._table(self.person, outer)
+            pid = self._col(self.person, "person_id", outer)
+            if len(targets) == 1 and c.within is None:
+                x, alias = targets[0], self._alias("e")
+                eid = self._col(x.stored, "person_id", alias)
+                q = exp.select().from_(self._table(x.stored, alias))
+                if join:
+                    q = q.join(person, on=pid.eq(eid.copy()))
+                birth = self._birth_key(outer) if c.age is not None else None
+                q = q.where(*self._row_filters(c, x, alias, birth))
+            else:
+                ids = self._person_ids(c, targets, paths[i])
+                if ids is None:
+                    return None
+                d = self._alias("d")
+                eid = exp.column("person_id", table=d)
+                q = exp.select().from_(ids.subquery(d))
+                if join:
+                    q = q.join(person, on=pid.eq(eid.copy()))
+            q = q.where(*rest) if rest else q
+            return q, (pid if join else eid)
+        return None
+
     def compile(self) -> Compiled:
         outer = "p"
-        pred = self.criterion(self.query.criteria, "criteria", outer)
-        base = exp.select().from_(self._table(self.person, outer))
-        if not isinstance(pred, exp.Boolean) or pred.this is not True:
-            base = base.where(pred)
+        driven = self._driven(outer)
+        base, counted = driven if driven is not None else (None, None)
+        if base is None:
+            pred = self.criterion(self.query.criteria, "criteria", outer)
+            base = exp.select().from_(self._table(self.person, outer))
+            if not isinstance(pred, exp.Boolean) or pred.this is not True:
+                base = base.where(pred)
         dims: list[str] = []
         if self.query.stratify is not None:
             for dim in self.query.stratify.by:
@@ -548,9 +638,15 @@ class _Compiler:
                 base = base.select(label.as_(dim))
                 dims.append(dim)
             base = base.group_by(*[exp.Literal.number(i + 1) for i in range(len(dims))])
-        base = base.select(exp.Count(this=exp.Star()).as_("n"))
-        if self.unsupported:
-            return Compiled(None, self.unsupported, self.notes, tuple(dims))
+        count = (
+            exp.Count(this=exp.Distinct(expressions=[counted]))
+            if counted is not None
+            else exp.Count(this=exp.Star())
+        )
+        base = base.select(count.as_("n"))
+        unsupported = list({(u.path, u.reason): u for u in self.unsupported}.values())
+        if unsupported:
+            return Compiled(None, unsupported, self.notes, tuple(dims))
         return Compiled(base, [], self.notes, tuple(dims))
 
 

@@ -70,17 +70,29 @@ def test_one_compiled_tree_renders_for_many_dialects(dialect: str) -> None:
     sqlglot.parse_one(sql, read=dialect)  # the output is valid in that dialect's grammar
 
 
-def test_simple_code_is_an_exists_over_its_domain_table() -> None:
+def test_a_positive_event_drives_the_plan_as_hand_written_sql_would() -> None:
     sql = _compile({"criteria": GI}).render("duckdb")
     assert sql == (
-        'SELECT COUNT(*) AS n FROM "cdm"."person" AS p WHERE EXISTS(SELECT 1 FROM '
+        'SELECT COUNT(DISTINCT "e1"."person_id") AS n FROM "cdm"."condition_occurrence" AS e1 '
+        'WHERE "e1"."condition_concept_id" IN (9, 192671)'
+    )
+    # with a person attribute in the question, the person is joined
+    sql = _compile({"criteria": {"all": [GI, {"age": {"min": 60}}]}}).render("duckdb")
+    assert 'JOIN "cdm"."person" AS p ON "p"."person_id" = "e1"."person_id"' in sql
+    assert sql.startswith('SELECT COUNT(DISTINCT "p"."person_id")')
+
+
+def test_without_a_positive_event_events_are_exists_over_their_domain_table() -> None:
+    sql = _compile({"criteria": {"not": GI}}).render("duckdb")
+    assert sql == (
+        'SELECT COUNT(*) AS n FROM "cdm"."person" AS p WHERE NOT (EXISTS(SELECT 1 FROM '
         '"cdm"."condition_occurrence" AS e1 WHERE "e1"."person_id" = "p"."person_id" AND '
-        '"e1"."condition_concept_id" IN (9, 192671))'
+        '"e1"."condition_concept_id" IN (9, 192671)))'
     )
 
 
 def test_postgres_rendering_uses_the_stored_case_of_names() -> None:
-    sql = _compile({"criteria": GI}, upper=True).render("postgres")
+    sql = _compile({"criteria": {"not": GI}}, upper=True).render("postgres")
     assert '"cdm"."PERSON" AS p' in sql
     assert '"e1"."CONDITION_CONCEPT_ID" IN (9, 192671)' in sql
 
@@ -112,7 +124,7 @@ def test_not_and_any_nest() -> None:
         }
     )
     sql = c.render("duckdb")
-    assert "NOT (" in sql and " OR " in sql and "4115276" in sql
+    assert "NOT COALESCE(" in sql and " OR " in sql and "4115276" in sql
 
 
 def test_age_is_compared_on_birth_date_keys() -> None:
@@ -131,8 +143,8 @@ def test_value_ranges_are_converted_per_recorded_unit() -> None:
         }
     )
     sql = c.render("duckdb")
-    assert '"unit_concept_id" IN (8713) AND "e1"."value_as_number" <= 13' in sql
-    assert '"unit_concept_id" IN (8636) AND "e1"."value_as_number" <= 130' in sql
+    assert '"unit_concept_id" IN (8636, 8713)' in sql
+    assert 'WHEN 8636 THEN 130 WHEN 8713 THEN 13 END' in sql
     assert any("recognised unit" in n for n in c.notes)
 
 
