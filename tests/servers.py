@@ -49,3 +49,20 @@ def serve(app: Any, port: int | None = None) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def omop_node_app(
+    duckdb_file: Any, base_dir: Any, node_id: str = "eunomia", policy: Any = None
+) -> Any:
+    """A real node service (FastAPI app) over an OMOP DuckDB file."""
+    from adapters.disclosure import Policy
+    from adapters.node import NodeService, create_node_app
+    from adapters.node.config import NodeConfig, NodeSettings
+    from adapters.omop import OmopAdapter
+
+    config = NodeConfig(
+        node=NodeSettings(id=node_id, source=f"duckdb://{duckdb_file}"),
+        policy=policy or Policy(),
+        base_dir=base_dir,
+    )
+    return create_node_app(NodeService(config, OmopAdapter.from_source(config.resolved_source())))

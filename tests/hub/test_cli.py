@@ -11,13 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from adapters.disclosure import Policy
-from adapters.node import NodeService, create_node_app
-from adapters.node.config import NodeConfig, NodeSettings
-from adapters.omop import OmopAdapter
 from hub.app import create_app
 from hub.settings import load_settings
-from tests.servers import serve
+from tests.servers import omop_node_app, serve
 
 HYPERFED = str(Path(sys.executable).parent / "hyperfed")
 GI = {"hql": "1", "criteria": {"code": {"system": "http://snomed.info/sct", "code": "74474003"}}}
@@ -110,12 +106,7 @@ def test_bad_source_is_a_clear_error(gi_file: Path, tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def hub_url(eunomia_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     base = tmp_path_factory.mktemp("cli-hub")
-    config = NodeConfig(
-        node=NodeSettings(id="eunomia", source=f"duckdb://{eunomia_path}"),
-        policy=Policy(),
-        base_dir=base,
-    )
-    app = create_node_app(NodeService(config, OmopAdapter.from_source(config.resolved_source())))
+    app = omop_node_app(eunomia_path, base)
     with serve(app) as node:
         (base / "hub.toml").write_text(
             f'[[nodes]]\nid = "eunomia"\nurl = "{node}"\nmodel = "omop"\n'

@@ -16,12 +16,9 @@ from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
 
 from adapters.disclosure import Policy
-from adapters.node import NodeService, create_node_app
-from adapters.node.config import NodeConfig, NodeSettings
-from adapters.omop import OmopAdapter
 from hub.app import create_app
 from hub.settings import load_settings
-from tests.servers import free_port, serve
+from tests.servers import free_port, omop_node_app, serve
 
 GI = {"code": {"system": "http://snomed.info/sct", "code": "74474003"}}
 EXAMPLE = {
@@ -43,13 +40,6 @@ EXAMPLE = {
     },
 }
 DEADLINE = 1.0
-
-
-def _node_app(eunomia: Path, base: Path, node_id: str, policy: Policy) -> FastAPI:
-    config = NodeConfig(
-        node=NodeSettings(id=node_id, source=f"duckdb://{eunomia}"), policy=policy, base_dir=base
-    )
-    return create_node_app(NodeService(config, OmopAdapter.from_source(config.resolved_source())))
 
 
 def _slow_app() -> FastAPI:
@@ -80,8 +70,8 @@ def federation(
     base = tmp_path_factory.mktemp("federation")
     lax = Policy(threshold=1, rounding=1, epsilon=None)
     with (
-        serve(_node_app(eunomia_path, base, "eunomia", Policy())) as eu,
-        serve(_node_app(eunomia_path, base, "lax", lax)) as lax_url,
+        serve(omop_node_app(eunomia_path, base, "eunomia", Policy())) as eu,
+        serve(omop_node_app(eunomia_path, base, "lax", lax)) as lax_url,
         serve(_slow_app()) as slow,
         serve(_garbage_app()) as garbage,
     ):

@@ -10,24 +10,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from adapters.disclosure import Policy
-from adapters.node import NodeService, create_node_app
-from adapters.node.config import NodeConfig, NodeSettings
-from adapters.omop import OmopAdapter
-from tests.servers import serve
+from tests.servers import omop_node_app, serve
 
 GI = {"code": {"system": "http://snomed.info/sct", "code": "74474003"}}
 
 
 @pytest.fixture(scope="module")
 def node_url(eunomia_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    config = NodeConfig(
-        node=NodeSettings(id="eunomia", source=f"duckdb://{eunomia_path}"),
-        policy=Policy(),
-        base_dir=tmp_path_factory.mktemp("node"),
-    )
-    service = NodeService(config, OmopAdapter.from_source(config.resolved_source()))
-    with serve(create_node_app(service)) as url:
+    app = omop_node_app(eunomia_path, tmp_path_factory.mktemp("node"))
+    with serve(app) as url:
         yield url
 
 

@@ -144,7 +144,7 @@ def test_value_ranges_are_converted_per_recorded_unit() -> None:
     )
     sql = c.render("duckdb")
     assert '"unit_concept_id" IN (8636, 8713)' in sql
-    assert 'WHEN 8636 THEN 130 WHEN 8713 THEN 13 END' in sql
+    assert "WHEN 8636 THEN 130 WHEN 8713 THEN 13 END" in sql
     assert any("recognised unit" in n for n in c.notes)
 
 
