@@ -618,10 +618,83 @@ class _Compiler:
             return q, (pid if join else eid)
         return None
 
+    def _persons(self) -> exp.Select:
+        p = self._alias("p")
+        return exp.select(self._col(self.person, "person_id", p).as_("person_id")).from_(
+            self._table(self.person, p)
+        )
+
+    def _wrapped(self, q: exp.Query) -> exp.Select:
+        """A set operation as a plain SELECT, so that nesting never depends on the
+        dialect's precedence of UNION / INTERSECT / EXCEPT."""
+        if isinstance(q, exp.Select):
+            return q
+        s = self._alias("s")
+        return exp.select(exp.column("person_id", table=s)).from_(q.subquery(s))
+
+    def _set(self, c: Criterion, path: str) -> exp.Select | None:
+        """The persons satisfying `c` as a SELECT of person ids, built with set algebra
+        (INTERSECT / UNION / EXCEPT); None when `c` reads person attributes (age, sex)."""
+        if isinstance(c, AllCriterion | AnyCriterion):
+            kids = c.all if isinstance(c, AllCriterion) else c.any
+            key = "all" if isinstance(c, AllCriterion) else "any"
+            pos: list[exp.Select] = []
+            neg: list[exp.Select] = []
+            for i, x in enumerate(kids):
+                inner = x.not_ if isinstance(x, NotCriterion) and key == "all" else x
+                q = self._set(inner, f"{path}.{key}[{i}]" + (".not" if inner is not x else ""))
+                if q is None:
+                    return None
+                (neg if inner is not x else pos).append(q)
+            if key == "any":
+                out: exp.Query = pos[0]
+                for q in pos[1:]:
+                    out = exp.union(out, q, distinct=True)
+                return self._wrapped(out)
+            out = pos[0] if pos else self._persons()
+            for q in pos[1:]:
+                out = self._wrapped(exp.intersect(out, q, distinct=True))
+            for q in neg:
+                out = self._wrapped(exp.except_(out, q, distinct=True))
+            return self._wrapped(out)
+        if isinstance(c, NotCriterion):
+            inner_q = self._set(c.not_, f"{path}.not")
+            return (
+                None
+                if inner_q is None
+                else self._wrapped(exp.except_(self._persons(), inner_q, distinct=True))
+            )
+        if isinstance(c, AgeCriterion):
+            return None
+        binding = self.bindings.get(c.concept) if c.concept is not None else None
+        if isinstance(binding, EveryoneBinding) and not c.has_filters:
+            return self._persons()
+        if c.concept is not None and not isinstance(binding, CodesBinding):
+            return None
+        targets, gender = self._targets(c, path)
+        if targets is None or gender:
+            return None
+        if not targets:
+            self._note(f"{path}: no records in this database can match this criterion")
+            q = self._persons()
+            return q.where(exp.false())
+        return self._person_ids(c, targets, path)
+
+    def _set_plan(self) -> tuple[exp.Select, exp.Expr] | None:
+        """For questions of pure event logic (no age, no sex, no strata): count the
+        persons of a set expression, as hand-written SQL with EXCEPT would."""
+        if self.query.stratify is not None:
+            return None
+        q = self._set(self.query.criteria, "criteria")
+        if q is None:
+            return None
+        s = self._alias("s")
+        return exp.select().from_(q.subquery(s)), exp.column("person_id", table=s)
+
     def compile(self) -> Compiled:
         outer = "p"
-        driven = self._driven(outer)
-        base, counted = driven if driven is not None else (None, None)
+        plan = self._driven(outer) or self._set_plan()
+        base, counted = plan if plan is not None else (None, None)
         if base is None:
             pred = self.criterion(self.query.criteria, "criteria", outer)
             base = exp.select().from_(self._table(self.person, outer))

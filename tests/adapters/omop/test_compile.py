@@ -82,17 +82,24 @@ def test_a_positive_event_drives_the_plan_as_hand_written_sql_would() -> None:
     assert sql.startswith('SELECT COUNT(DISTINCT "p"."person_id")')
 
 
-def test_without_a_positive_event_events_are_exists_over_their_domain_table() -> None:
+def test_pure_event_logic_is_set_algebra_over_person_ids() -> None:
+    sql = _compile(
+        {"criteria": {"all": [GI, {"not": {"code": {"system": SNOMED, "code": "363358000"}}}]}}
+    ).render("postgres")
+    assert " EXCEPT " in sql and "EXISTS" not in sql
     sql = _compile({"criteria": {"not": GI}}).render("duckdb")
-    assert sql == (
-        'SELECT COUNT(*) AS n FROM "cdm"."person" AS p WHERE NOT (EXISTS(SELECT 1 FROM '
-        '"cdm"."condition_occurrence" AS e1 WHERE "e1"."person_id" = "p"."person_id" AND '
-        '"e1"."condition_concept_id" IN (9, 192671)))'
-    )
+    assert '"cdm"."person" AS p' in sql and " EXCEPT " in sql
+
+
+def test_person_attributes_outside_a_conjunction_use_exists_per_person() -> None:
+    sql = _compile({"criteria": {"any": [GI, {"age": {"min": 60}}]}}).render("duckdb")
+    assert sql.startswith('SELECT COUNT(*) AS n FROM "cdm"."person" AS p WHERE (')
+    assert " OR EXISTS(SELECT 1 FROM " in sql
+    assert '"e1"."person_id" = "p"."person_id"' in sql
 
 
 def test_postgres_rendering_uses_the_stored_case_of_names() -> None:
-    sql = _compile({"criteria": {"not": GI}}, upper=True).render("postgres")
+    sql = _compile({"criteria": {"any": [GI, {"age": {"min": 60}}]}}, upper=True).render("postgres")
     assert '"cdm"."PERSON" AS p' in sql
     assert '"e1"."CONDITION_CONCEPT_ID" IN (9, 192671)' in sql
 
