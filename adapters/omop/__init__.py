@@ -6,7 +6,8 @@ PERSON table is a ValueError at start-up.
 """
 
 from adapters.omop.adapter import OmopAdapter
-from adapters.omop.compiler import Compiled, compile_count
+from adapters.omop.compiler import Compiled
+from adapters.omop.plans import compile_count
 from adapters.omop.runner import SourceError, open_source
 from adapters.omop.schema import CdmSchema, inspect_schema
 

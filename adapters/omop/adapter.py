@@ -9,7 +9,8 @@ from typing import ClassVar
 from adapters.base import Adapter, ExactCount
 from adapters.hql.bindings import Bindings
 from adapters.hql.model import Query
-from adapters.omop.compiler import Compiled, compile_count
+from adapters.omop.compiler import Compiled
+from adapters.omop.plans import compile_count
 from adapters.omop.runner import Runner, open_source
 from adapters.omop.schema import CdmSchema, inspect_schema
 from adapters.omop.vocab import CodeRef, ResolvedCode, VocabLookup, code_refs, lookup, unit_codes

@@ -10,7 +10,7 @@ import sqlglot
 from adapters.hql.bindings import CodesBinding, EveryoneBinding, SexBinding, Unexpressible
 from adapters.hql.canonical import canonicalize
 from adapters.hql.model import Code, Query
-from adapters.omop.compiler import compile_count
+from adapters.omop.plans import compile_count
 from adapters.omop.schema import CdmSchema, Table
 from adapters.omop.tables import EVENT_TABLES, PERSON_COLUMNS
 from adapters.omop.vocab import CodeRef, ResolvedCode, VocabLookup
