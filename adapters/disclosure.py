@@ -111,7 +111,7 @@ class Protected(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    count: int | None
+    count: Annotated[int | None, Field(ge=0, le=10**10)]
     status: Literal["ok", "suppressed"]
     countAdjustedTo: list[str | int]
     countPrecision: Precision

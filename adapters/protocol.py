@@ -6,9 +6,9 @@ POST /count         CountRequest -> NodeCount   (only protected numbers)
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from adapters.disclosure import Policy, Protected
 from adapters.hql.bindings import Bindings
@@ -26,6 +26,7 @@ __all__ = [
 ]
 
 PROTOCOL_VERSION = "1"
+MAX_COUNT = 10**10  # more persons than there are: anything larger is garbage
 
 NodeStatus = Literal["ok", "suppressed", "unsupported", "error", "timeout"]
 
@@ -82,7 +83,7 @@ class NodeCount(BaseModel):
 
     node: str
     status: NodeStatus
-    count: int | None = None
+    count: Annotated[int | None, Field(ge=0, le=MAX_COUNT)] = None
     countAdjustedTo: list[str | int] = []
     countPrecision: Literal["exact", "rounded", "imprecise"] | None = None
     strata: list[Stratum] | None = None

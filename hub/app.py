@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
-import json
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -32,13 +32,15 @@ from adapters.hql.model import Query as HqlQuery
 from adapters.protocol import Capabilities
 from hub.fanout import fan_out, federated_strata, federated_total
 from hub.prepare import Prepared, prepare
-from hub.problems import BadRequest, NotFound, install_problem_handlers
+from hub.problems import BadRequest, NotFound, install_problem_handlers, parse_json
 from hub.results import FederatedResult
 from hub.settings import HubSettings
 from hub.store import JobStore
 from ontology import Ontology
 
 __all__ = ["create_app"]
+
+log = logging.getLogger("hyperfed.hub")
 
 
 def _plain(obj: Any) -> Any:
@@ -171,7 +173,7 @@ def create_app(settings: HubSettings, ontology: Ontology | None = None) -> FastA
         },
     )
     async def post_query(request: Request) -> Response:
-        document = json.loads(await request.body())
+        document = parse_json(await request.body())
         prepared = hub.prepare(document)
         researcher = request.headers.get("x-researcher")
         result = hub.new_result(prepared)
@@ -265,4 +267,15 @@ def create_app(settings: HubSettings, ontology: Ontology | None = None) -> FastA
 async def _background(
     hub: Hub, result: FederatedResult, prepared: Prepared, researcher: str | None
 ) -> None:
-    await hub.run(result, prepared, researcher)
+    try:
+        await hub.run(result, prepared, researcher)
+    except Exception as exc:  # the job must end, whatever broke
+        log.exception("query job %s failed", result.id)
+        failed = result.model_copy(
+            update={
+                "status": "failed",
+                "error": type(exc).__name__,
+                "finished": dt.datetime.now(dt.UTC),
+            }
+        )
+        await asyncio.to_thread(hub.store.fail, failed.id, failed.model_dump(mode="json"))

@@ -201,7 +201,7 @@ def node_count(
                 policy=Policy(),
                 base_dir=Path.home() / ".hyperfed",
             )
-        protected = NodeService(cfg, adapter).protect(result, query, cfg.policy)
+        protected = NodeService(cfg, adapter).protect(result, query, cfg.policy, bindings)
         payload = protected.model_dump(exclude_none=True) | {"exact": False}
     if as_json:
         print(json.dumps(payload, indent=2))

@@ -19,6 +19,8 @@ from hub.prepare import Prepared
 from hub.results import NodeResult, TotalResult, TotalStratum
 from hub.settings import NodeEntry
 
+MAX_RESPONSE_BYTES = 4_000_000
+
 __all__ = ["ask_node", "fan_out", "federated_strata", "federated_total"]
 
 
@@ -32,9 +34,39 @@ def _failed(node: NodeEntry, status: NodeStatus, error: str, elapsed: float) -> 
     )
 
 
+_NO_NUMBERS: dict[str, object] = {
+    "count": None,
+    "countAdjustedTo": [],
+    "countPrecision": None,
+    "strata": None,
+}
+
+
 def _floored(result: NodeCount, floor: Policy) -> NodeCount:
     """Re-protect what a node released under the federation floor (a node configured
-    laxer than the floor cannot push a small count through)."""
+    laxer than the floor cannot push a small count through). A node answer that is not
+    ok/suppressed carries no number to the researcher, whatever the node sent."""
+    if result.status not in ("ok", "suppressed"):
+        return result.model_copy(update=_NO_NUMBERS)
+    if result.countPrecision is None:
+        return result.model_copy(
+            update={
+                **_NO_NUMBERS,
+                "status": "error",
+                "error": "node sent a count without its precision",
+            }
+        )
+    numbers = [result.countPrecision] + [s.countPrecision for s in result.strata or []]
+    if floor.epsilon is not None and any(p != "imprecise" for p in numbers if p):
+        return result.model_copy(
+            update={
+                **_NO_NUMBERS,
+                "status": "error",
+                "error": (
+                    "node releases counts without noise; the federation floor requires noise"
+                ),
+            }
+        )
     released = _as_protected(result)
     if released is not None:
         total = reprotect(released, floor)
@@ -82,6 +114,8 @@ async def ask_node(
             node, "error", f"node unreachable ({type(exc).__name__})", time.perf_counter() - started
         )
     elapsed = time.perf_counter() - started
+    if len(response.content) > MAX_RESPONSE_BYTES:
+        return _failed(node, "error", "node sent an oversized response", elapsed)
     if response.status_code != 200:
         return _failed(node, "error", f"node answered HTTP {response.status_code}", elapsed)
     try:
@@ -105,11 +139,16 @@ async def fan_out(
     for model in {n.model for n in nodes}:
         request = CountRequest(query=prepared.query, bindings=prepared.bindings.get(model, {}))
         bodies[model] = request.model_dump_json(by_alias=True, exclude_none=True).encode()
-    return list(
-        await asyncio.gather(
-            *[ask_node(clients[n.id], n, bodies[n.model], deadline, floor) for n in nodes]
-        )
+    answers = await asyncio.gather(
+        *[ask_node(clients[n.id], n, bodies[n.model], deadline, floor) for n in nodes],
+        return_exceptions=True,
     )
+    return [
+        a
+        if isinstance(a, NodeResult)
+        else _failed(n, "error", f"the hub could not read the answer ({type(a).__name__})", 0.0)
+        for n, a in zip(nodes, answers, strict=True)
+    ]
 
 
 def _as_protected(r: NodeCount) -> Protected | None:

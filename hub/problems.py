@@ -24,10 +24,27 @@ from starlette.exceptions import HTTPException
 from hub.prepare import QueryRejected
 from ontology import OntologyError, UnknownConcept
 
-__all__ = ["BadRequest", "HubError", "NotFound", "install_problem_handlers", "problem"]
+__all__ = [
+    "BadRequest",
+    "HubError",
+    "NotFound",
+    "install_problem_handlers",
+    "parse_json",
+    "problem",
+]
 
 log = logging.getLogger("hyperfed.hub")
 PROBLEM = "application/problem+json"
+
+
+def parse_json(raw: bytes) -> Any:
+    """The request body as JSON; BadRequest for anything that is not (bad UTF-8, too deep)."""
+    try:
+        return json.loads(raw)
+    except UnicodeDecodeError as exc:
+        raise BadRequest(f"the body is not UTF-8 text (byte {exc.start})") from exc
+    except RecursionError as exc:
+        raise BadRequest("the body is nested too deeply") from exc
 
 
 class HubError(Exception):

@@ -38,7 +38,8 @@ class TotalStratum(TotalResult):
 
 class FederatedResult(BaseModel):
     id: str
-    status: Literal["running", "done"]
+    status: Literal["running", "done", "failed", "interrupted"]
+    error: str | None = None
     created: dt.datetime
     finished: dt.datetime | None = None
     as_of: dt.date

@@ -25,7 +25,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from adapters.disclosure import Policy
@@ -53,9 +53,17 @@ class HubSettings(BaseSettings):
     database: str = "sqlite:///:memory:"
     deadline: Annotated[float, Field(gt=0, le=600)] = 10.0
     ontology_files: list[Path] = []
-    floor: Policy = Policy(threshold=10, rounding=10, epsilon=None)
+    floor: Policy = Policy()  # threshold 10, rounding 10, noise required
     nodes: list[NodeEntry] = []
     title: str = "Hyperfed hub"
+
+    @model_validator(mode="after")
+    def _unique_nodes(self) -> HubSettings:
+        ids = [n.id for n in self.nodes]
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        if twice:
+            raise ValueError(f"node ids must be unique; listed more than once: {twice}")
+        return self
 
     def node(self, node_id: str) -> NodeEntry | None:
         return next((n for n in self.nodes if n.id == node_id), None)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from typing import Any
 
 from sqlalchemy import (
@@ -71,6 +72,9 @@ class JobStore:
                 cur.close()
 
         metadata.create_all(self.engine)
+        # SQLite serialises writers anyway; one lock keeps a shared in-memory connection safe
+        self._lock = threading.RLock()
+        self.interrupt_running()
 
     def start(
         self,
@@ -80,7 +84,7 @@ class JobStore:
         researcher: str | None,
         result: dict[str, Any],
     ) -> None:
-        with self.engine.begin() as con:
+        with self._lock, self.engine.begin() as con:
             con.execute(
                 insert(jobs).values(
                     id=job_id,
@@ -101,7 +105,7 @@ class JobStore:
                 {k: n.get(k) for k in ("node", "status", "count")} for n in result.get("nodes", [])
             ],
         }
-        with self.engine.begin() as con:
+        with self._lock, self.engine.begin() as con:
             updated = con.execute(
                 update(jobs)
                 .where(jobs.c.id == job_id)
@@ -130,13 +134,35 @@ class JobStore:
                 )
             )
 
+    def fail(self, job_id: str, result: dict[str, Any]) -> None:
+        with self._lock, self.engine.begin() as con:
+            con.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id)
+                .values(status=result["status"], finished=dt.datetime.now(dt.UTC), result=result)
+            )
+
+    def interrupt_running(self) -> int:
+        """Mark jobs left running by a previous process (it stopped) as interrupted."""
+        with self._lock, self.engine.begin() as con:
+            rows = con.execute(
+                select(jobs.c.id, jobs.c.result).where(jobs.c.status == "running")
+            ).all()
+            for job_id, result in rows:
+                con.execute(
+                    update(jobs)
+                    .where(jobs.c.id == job_id)
+                    .values(status="interrupted", result={**result, "status": "interrupted"})
+                )
+        return len(rows)
+
     def get(self, job_id: str) -> dict[str, Any] | None:
-        with self.engine.connect() as con:
+        with self._lock, self.engine.connect() as con:
             row = con.execute(select(jobs.c.result).where(jobs.c.id == job_id)).first()
         return None if row is None else dict(row[0])
 
     def audit_log(self, limit: int = 100) -> list[dict[str, Any]]:
-        with self.engine.connect() as con:
+        with self._lock, self.engine.connect() as con:
             rows = con.execute(select(audit).order_by(audit.c.at.desc()).limit(limit)).all()
         return [dict(r._mapping) for r in rows]
 

@@ -53,6 +53,10 @@ def create_node_app(service: NodeService) -> FastAPI:
             ],
         )
 
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception) -> JSONResponse:
+        return _problem(500, "Internal error", f"the node failed ({type(exc).__name__})")
+
     @app.get("/health")
     async def health() -> dict[str, str]:
         return {"status": "ok", "node": service.node_id}
@@ -69,6 +73,8 @@ def create_node_app(service: NodeService) -> FastAPI:
             body = CountRequest.model_validate(document)
         except json.JSONDecodeError as exc:
             return _problem(400, "Malformed JSON", f"the body is not JSON ({exc.msg})")
+        except (UnicodeDecodeError, RecursionError):
+            return _problem(400, "Malformed JSON", "the body is not UTF-8 JSON of sane depth")
         except ValidationError as exc:
             return _problem(
                 422,

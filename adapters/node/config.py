@@ -38,6 +38,9 @@ from adapters.protocol import Dataset
 __all__ = ["ConfigError", "NodeConfig", "NodeSettings", "load_node_config"]
 
 
+MIN_SECRET_CHARS = 32
+
+
 class ConfigError(Exception):
     """A node configuration file is missing or invalid (the message names the field)."""
 
@@ -65,17 +68,35 @@ class NodeConfig(BaseModel):
 
     def secret(self) -> bytes:
         if self.node.secret_env:
-            value = os.environ.get(self.node.secret_env)
-            if not value:
-                raise ConfigError(f"node.secret_env: variable {self.node.secret_env} is not set")
+            value = os.environ.get(self.node.secret_env, "")
+            if len(value) < MIN_SECRET_CHARS:
+                raise ConfigError(
+                    f"node.secret_env: variable {self.node.secret_env} must hold "
+                    f"a secret of at least {MIN_SECRET_CHARS} characters"
+                )
             return value.encode()
         path = self.base_dir / (self.node.secret_file or f"{self.node.id}.secret")
         if not path.exists():
+            # written whole or not at all: a crash must not leave an empty (public) secret
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as f:
                 f.write(secrets.token_hex(32))
-        return path.read_text().strip().encode()
+                f.flush()
+                os.fsync(f.fileno())
+            try:
+                os.link(tmp, path)  # fails if another process created it meanwhile
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink()
+        value = path.read_text().strip()
+        if len(value) < MIN_SECRET_CHARS:
+            raise ConfigError(
+                f"{path}: the noise secret must have at least {MIN_SECRET_CHARS} characters"
+            )
+        return value.encode()
 
     def resolved_source(self) -> str:
         src = self.node.source

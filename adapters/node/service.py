@@ -7,13 +7,24 @@ of protected numbers. Errors are reported without any count or data value in the
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import logging
 
 from adapters.base import Adapter, ExactCount
 from adapters.disclosure import Policy, Protected, protect
+from adapters.hql.bindings import Bindings
 from adapters.hql.canonical import canonicalize, query_key
-from adapters.hql.model import Query
+from adapters.hql.model import (
+    AgeCriterion,
+    AllCriterion,
+    AnyCriterion,
+    Criterion,
+    NotCriterion,
+    Query,
+)
 from adapters.hql.strata import strata_grid
+from adapters.hql.walk import iter_events
 from adapters.node.config import NodeConfig
 from adapters.protocol import Capabilities, CountRequest, NodeCount, Stratum
 
@@ -66,9 +77,11 @@ class NodeService:
                 status="error",
                 error=f"the node could not run the query ({type(exc).__name__})",
             )
-        return self.protect(exact, query, policy)
+        return self.protect(exact, query, policy, request.bindings)
 
-    def protect(self, exact: ExactCount, query: Query, policy: Policy) -> NodeCount:
+    def protect(
+        self, exact: ExactCount, query: Query, policy: Policy, bindings: Bindings
+    ) -> NodeCount:
         if exact.unsupported or exact.total is None:
             return NodeCount(
                 node=self.node_id,
@@ -78,15 +91,18 @@ class NodeService:
             )
         # the question-keyed noise ignores how the answer is stratified: a total (or a
         # cell with the same labels) gets the same answer in every breakdown
-        question = query_key(canonicalize(query.model_copy(update={"stratify": None}))).encode()
+        question = question_key(query, bindings)
         total = protect(exact.total, policy, self._secret, question)
         strata = None
         if exact.dimensions:
             strata = []
             for key in strata_grid(query):
-                context = question + "|".join(key).encode()
-                cell = protect(exact.strata.get(key, 0), policy, self._secret, b"|" + context)
                 labels = dict(zip(exact.dimensions, key, strict=True))
+                cell_key = dict(labels)
+                if "age" in labels:  # age bands are ages on the reference date
+                    cell_key["as_of"] = str(query.as_of)
+                context = question + b"|" + json.dumps(cell_key, sort_keys=True).encode()
+                cell = protect(exact.strata.get(key, 0), policy, self._secret, context)
                 strata.append(Stratum(**cell.model_dump(), **labels))
         return _node_count(self.node_id, total, strata, exact.notes)
 
@@ -103,3 +119,29 @@ def _node_count(
         strata=strata,
         notes=notes,
     )
+
+
+def question_key(query: Query, bindings: Bindings) -> bytes:
+    """What the question-keyed noise is keyed on: the canonical criteria and the concept
+    bindings the node received (the same words meaning other codes are another question),
+    without the stratification (a total gets one answer in every breakdown) and without
+    the reference date unless ages depend on it (else every `as_of` would be a fresh,
+    averageable draw of the same question)."""
+    update: dict[str, object] = {"stratify": None}
+    if not _uses_age(query.criteria):
+        update["as_of"] = None
+    canonical = canonicalize(query.model_copy(update=update))
+    bound = json.dumps(
+        {k: b.model_dump(mode="json") for k, b in sorted(bindings.items())}, sort_keys=True
+    )
+    return hashlib.sha256((query_key(canonical) + bound).encode()).hexdigest().encode()
+
+
+def _uses_age(c: Criterion) -> bool:
+    if isinstance(c, AgeCriterion):
+        return True
+    if isinstance(c, AllCriterion | AnyCriterion):
+        return any(_uses_age(x) for x in (c.all if isinstance(c, AllCriterion) else c.any))
+    if isinstance(c, NotCriterion):
+        return _uses_age(c.not_)
+    return any(e.age is not None for _, e in iter_events(c))

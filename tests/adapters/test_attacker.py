@@ -187,7 +187,9 @@ def make_node(
     secret_file = None
     if secret is not None:
         secret_file = f"{node_id}-{secret}.secret"
-        (base_dir / secret_file).write_text(secret)
+        (base_dir / secret_file).write_text(
+            secret.ljust(32, ".")
+        )  # a fixed secret, padded to the minimum length
     config = NodeConfig(
         node=NodeSettings(id=node_id, source=source, secret_file=secret_file),
         policy=policy,
@@ -753,3 +755,14 @@ def test_padded_membership_attack_on_a_target_individual(
         "LEAK: the attacker tells 'has gastrointestinal haemorrhage' (some pad pairs differ) "
         "from 'has not' (no pad pair differs) for the target individual"
     )
+
+
+def test_the_reference_date_is_no_knob_for_fresh_noise(node: NodeService) -> None:
+    """Without ages in the question, `as_of` changes nothing but would change the
+    question-keyed draw: averaging over many dates must not be possible."""
+    answers = {
+        ask(node, GI_BLEED, as_of=dt.date(2000, 1, 1) + dt.timedelta(days=d)).model_dump_json()
+        for d in range(0, 3000, 97)
+    }
+    assert len(answers) == 1, f"GI bleed answered differently on different dates: {answers}"
+    released(ask(node, GI_BLEED), "GI bleed")

@@ -63,17 +63,46 @@ def _garbage_app() -> FastAPI:
     return app
 
 
+def _liar_app() -> FastAPI:
+    """A node that sends a small count with a status that would skip re-protection."""
+    app = FastAPI()
+
+    @app.post("/count")
+    async def count() -> dict[str, Any]:
+        return {
+            "node": "liar",
+            "status": "error",
+            "count": 3,
+            "countAdjustedTo": [],
+            "countPrecision": "exact",
+            "strata": [
+                {
+                    "count": 2,
+                    "status": "ok",
+                    "countAdjustedTo": [],
+                    "countPrecision": "exact",
+                    "sex": "male",
+                }
+            ],
+        }
+
+    return app
+
+
 @pytest.fixture(scope="module")
 def federation(
     eunomia_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, Any]]:
     base = tmp_path_factory.mktemp("federation")
-    lax = Policy(threshold=1, rounding=1, epsilon=None)
+    lax = Policy(threshold=1, rounding=1, epsilon=0.5)
+    noiseless = Policy(threshold=10, rounding=10, epsilon=None)
     with (
         serve(omop_node_app(eunomia_path, base, "eunomia", Policy())) as eu,
         serve(omop_node_app(eunomia_path, base, "lax", lax)) as lax_url,
+        serve(omop_node_app(eunomia_path, base, "noiseless", noiseless)) as noiseless_url,
         serve(_slow_app()) as slow,
         serve(_garbage_app()) as garbage,
+        serve(_liar_app()) as liar,
     ):
         down = f"http://127.0.0.1:{free_port()}"
         (base / "hub.toml").write_text(
@@ -84,8 +113,10 @@ def federation(
                 for i, u in [
                     ("eunomia", eu),
                     ("lax", lax_url),
+                    ("noiseless", noiseless_url),
                     ("slow", slow),
                     ("garbage", garbage),
+                    ("liar", liar),
                     ("down", down),
                 ]
             )
@@ -107,10 +138,15 @@ def test_one_query_gets_a_status_per_node_and_a_protected_total(federation: dict
     body = r.json()
     nodes = {n["node"]: n for n in body["nodes"]}
     assert nodes["eunomia"]["status"] == "ok" and nodes["eunomia"]["count"] % 10 == 0
-    assert nodes["lax"]["status"] == "ok"
+    assert nodes["lax"]["status"] == "ok" and nodes["lax"]["count"] % 10 == 0
+    # the floor (noise on by default) refuses a node that releases counts without noise
+    assert nodes["noiseless"]["status"] == "error" and nodes["noiseless"]["count"] is None
+    assert "without noise" in nodes["noiseless"]["error"]
     assert nodes["slow"]["status"] == "timeout"
     assert nodes["garbage"]["status"] == "error" and "invalid" in nodes["garbage"]["error"]
     assert nodes["down"]["status"] == "error" and "unreachable" in nodes["down"]["error"]
+    assert nodes["liar"]["status"] == "error" and nodes["liar"]["count"] is None
+    assert nodes["liar"]["strata"] is None and "3" not in str(nodes["liar"]["countAdjustedTo"])
     assert elapsed < DEADLINE + 1.5, "a slow node must not hold the others up"
     total = body["total"]
     expected = round((nodes["eunomia"]["count"] + nodes["lax"]["count"]) / 10) * 10
