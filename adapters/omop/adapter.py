@@ -12,7 +12,7 @@ from adapters.hql.model import Query
 from adapters.omop.compiler import Compiled
 from adapters.omop.plans import compile_count
 from adapters.omop.runner import Runner, open_source
-from adapters.omop.schema import CdmSchema, inspect_schema
+from adapters.omop.schema import CdmSchema, inspect_schema, verify_person_links
 from adapters.omop.vocab import CodeRef, ResolvedCode, VocabLookup, code_refs, lookup, unit_codes
 
 __all__ = ["OmopAdapter"]
@@ -29,7 +29,7 @@ class OmopAdapter(Adapter):
 
     def __init__(self, runner: Runner) -> None:
         self.runner = runner
-        self.schema: CdmSchema = inspect_schema(runner)
+        self.schema: CdmSchema = verify_person_links(runner, inspect_schema(runner))
         if self.schema.table("person") is None:
             raise ValueError(f"{runner.describe()} has no usable OMOP PERSON table")
         self._codes: dict[CodeRef, ResolvedCode] = {}

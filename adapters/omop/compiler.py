@@ -359,6 +359,17 @@ class _Compiler:
                     "observations; other matching records are not counted"
                 )
             targets = with_values
+            if e.value.unit is not None and targets:
+                known = any(self.vocab.units.get(u.code) for u in compatible_units(e.value.unit))
+                has_unit = any(x.table.unit and x.stored.col(x.table.unit) for x in targets)
+                if not (known and has_unit):
+                    # a silent FALSE would turn into "everyone" under "not"
+                    self._unsupported(
+                        path,
+                        f"this node records no unit compatible with "
+                        f"{e.value.unit!r} (no UCUM units in its vocabulary)",
+                    )
+                    return None, ()
         return targets, tuple(sorted(by_domain.get("Gender", ())))
 
     def _row_filters(
@@ -369,11 +380,10 @@ class _Compiler:
         if x.concept_ids:
             match.append(_isin(self._col(s, t.concept, alias), x.concept_ids))
         if x.source_values and t.source_value:
-            match.append(
-                self._col(s, t.source_value, alias).isin(
-                    *[exp.Literal.string(v) for v in x.source_values]
-                )
-            )
+            src: exp.Expr = self._col(s, t.source_value, alias)
+            if not s.is_text(t.source_value):  # real exports type some of these as numbers
+                src = exp.cast(src, "VARCHAR")
+            match.append(src.isin(*[exp.Literal.string(v) for v in x.source_values]))
         conds: list[exp.Expr] = [
             exp.paren(exp.or_(*match), copy=False) if len(match) > 1 else match[0]
         ]
@@ -501,7 +511,13 @@ class _Compiler:
             .where(rid.copy().is_(exp.null()).not_())
         )
         if e.within is not None:
-            anchor_targets, anchor_gender = self._targets(e.within.of, f"{path}.within.of")
+            of = e.within.of
+            if of.occurrences is not None or of.within is not None:
+                self._unsupported(
+                    f"{path}.within.of", "an anchor takes no 'occurrences' or 'within' of its own"
+                )
+                return None
+            anchor_targets, anchor_gender = self._targets(of, f"{path}.within.of")
             if anchor_targets is None:
                 return None  # reported as unsupported
             if anchor_gender:

@@ -35,6 +35,8 @@ __all__ = ["compile_count"]
 
 
 class _Planner(_Compiler):
+    _unlinked = False
+
     def _driven(self, outer: str) -> tuple[exp.Select, exp.Expr] | None:
         """The plan hand-written SQL would use, when the question allows it: start from
         the events of one positive criterion of the top-level conjunction, join the
@@ -59,7 +61,9 @@ class _Planner(_Compiler):
             targets, gender = self._targets(c, paths[i])
             if not targets or gender:
                 return None
+            linked = all(x.table.table in self.schema.linked for x in targets)
             join = bool(rest) or self.query.stratify is not None or c.age is not None
+            join = join or not linked
             person = self._table(self.person, outer)
             pid = self._col(self.person, "person_id", outer)
             if len(targets) == 1 and c.within is None:
@@ -143,6 +147,8 @@ class _Planner(_Compiler):
             self._note(f"{path}: no records in this database can match this criterion")
             q = self._persons()
             return q.where(exp.false())
+        if any(x.table.table not in self.schema.linked for x in targets):
+            self._unlinked = True
         return self._person_ids(c, targets, path)
 
     def _set_plan(self) -> tuple[exp.Select, exp.Expr] | None:
@@ -150,11 +156,20 @@ class _Planner(_Compiler):
         persons of a set expression, as hand-written SQL with EXCEPT would."""
         if self.query.stratify is not None:
             return None
+        self._unlinked = False
         q = self._set(self.query.criteria, "criteria")
         if q is None:
             return None
         s = self._alias("s")
-        return exp.select().from_(q.subquery(s)), exp.column("person_id", table=s)
+        sid = exp.column("person_id", table=s)
+        plan = exp.select().from_(q.subquery(s))
+        if self._unlinked:  # a table may hold events of persons missing from PERSON
+            p = self._alias("p")
+            plan = plan.join(
+                self._table(self.person, p),
+                on=self._col(self.person, "person_id", p).eq(sid.copy()),
+            )
+        return plan, sid
 
     def compile(self) -> Compiled:
         outer = "p"

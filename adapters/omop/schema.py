@@ -4,6 +4,7 @@ compiler reads names from here instead of assuming them."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from sqlglot import exp
@@ -11,7 +12,7 @@ from sqlglot import exp
 from adapters.omop.runner import Runner
 from adapters.omop.tables import EVENT_TABLES, PERSON_COLUMNS
 
-__all__ = ["CdmSchema", "Table", "inspect_schema"]
+__all__ = ["CdmSchema", "Table", "inspect_schema", "verify_person_links"]
 
 _TEXT_TYPES = ("CHAR", "TEXT", "STRING", "VARCHAR")
 
@@ -38,6 +39,8 @@ class CdmSchema:
     tables: dict[str, Table]
     cdm_version: str
     notes: tuple[str, ...] = ()
+    linked: frozenset[str] = frozenset()
+    """Event tables verified to reference only persons present in PERSON."""
 
     def table(self, logical: str) -> Table | None:
         return self.tables.get(logical.lower())
@@ -149,3 +152,50 @@ def _cdm_version(runner: Runner, schema: str | None, tables: dict[str, Table]) -
     if proc is not None and proc.col("procedure_end_date"):
         return "5.4"
     return "5.3"
+
+
+def verify_person_links(runner: Runner, schema: CdmSchema) -> CdmSchema:
+    """Check once, at start-up, which event tables reference only persons in PERSON (the
+    CDM requires it, but nothing enforces it). Plans may count persons straight from a
+    verified table; elsewhere they join PERSON. Restart the node after reloading data."""
+    person = schema.table("person")
+    if person is None:
+        return schema
+    checks: list[exp.Select] = []
+    for t in EVENT_TABLES:
+        stored = schema.table(t.table)
+        if stored is None:
+            continue
+        e_pid = exp.column(stored.columns["person_id"], table="e", quoted=True)
+        p_pid = exp.column(person.columns["person_id"], table="p", quoted=True)
+        orphan = (
+            exp.select(exp.Literal.number(1))
+            .from_(_table_exprs(schema.schema, stored.name).as_("e"))
+            .where(e_pid.copy().is_(exp.null()).not_())
+            .where(
+                exp.Exists(
+                    this=exp.select(exp.Literal.number(1))
+                    .from_(_table_exprs(schema.schema, person.name).as_("p"))
+                    .where(p_pid.eq(e_pid))
+                ).not_()
+            )
+            .limit(1)
+        )
+        checks.append(
+            exp.select(
+                exp.Literal.string(t.table).as_("t"), exp.Exists(this=orphan).not_().as_("ok")
+            )
+        )
+    if not checks:
+        return schema
+    union: exp.Query = checks[0]
+    for c in checks[1:]:
+        union = exp.union(union, c, distinct=False)
+    linked = frozenset(str(t) for t, ok in runner.fetch(union.sql(dialect=runner.dialect)) if ok)
+    notes = tuple(
+        f"table {schema.tables[t.table].name} has events of persons missing from PERSON: "
+        "they are not counted"
+        for t in EVENT_TABLES
+        if t.table in schema.tables and t.table not in linked
+    )
+    return dataclasses.replace(schema, linked=linked, notes=schema.notes + notes)

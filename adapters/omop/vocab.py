@@ -20,7 +20,10 @@ from adapters.hql.systems import OMOP_CONCEPT_SYSTEM, canonical_system
 from adapters.hql.walk import iter_events
 from adapters.omop.runner import Runner
 from adapters.omop.schema import CdmSchema, Table
+from adapters.omop.tables import GENDER_CONCEPTS
 from adapters.units import compatible_units
+
+_GENDER_IDS = {i for ids in GENDER_CONCEPTS.values() for i in ids if i}
 
 __all__ = ["CodeRef", "ResolvedCode", "VocabLookup", "code_refs", "lookup", "unit_codes"]
 
@@ -130,7 +133,7 @@ def lookup(
     by_vocab: dict[str, set[str]] = {}
     ids: set[int] = set()
     for r in refs:
-        if r.system == OMOP_CONCEPT_SYSTEM:
+        if canonical_system(r.system).uri == OMOP_CONCEPT_SYSTEM:
             if r.code.isdigit():
                 ids.add(int(r.code))
         else:
@@ -151,7 +154,7 @@ def lookup(
         known = concepts_where(exp.or_(*conds))
     for r in refs:
         for c in known:
-            if r.system == OMOP_CONCEPT_SYSTEM:
+            if canonical_system(r.system).uri == OMOP_CONCEPT_SYSTEM:
                 if str(c.concept_id) == r.code:
                     found[r].append(c)
             elif (
@@ -172,6 +175,11 @@ def lookup(
             exp.select(_c(rel, "concept_id_1"), _c(rel, "concept_id_2"))
             .from_(_t(schema, rel))
             .where(_c(rel, "relationship_id").eq(exp.Literal.string("Maps to")))
+            .where(
+                _c(rel, "invalid_reason").is_(exp.null())
+                if rel.col("invalid_reason")
+                else exp.true()
+            )
             .where(_c(rel, "concept_id_1").isin(*_ints(nonstandard)))
         )
         pairs = [(int(a), int(b)) for a, b in fetch(q)]
@@ -252,9 +260,11 @@ def _resolve_one(
 ) -> ResolvedCode:
     system = canonical_system(r.system)
     if not concepts:
-        if r.system == OMOP_CONCEPT_SYSTEM:
+        if canonical_system(r.system).uri == OMOP_CONCEPT_SYSTEM:
             if not r.code.isdigit():
                 return ResolvedCode(unsupported=f"OMOP concept id {r.code!r} is not a number")
+            if int(r.code) in _GENDER_IDS:  # gender concepts live on PERSON, not in events
+                return ResolvedCode(by_domain={"Gender": (int(r.code),)})
             return ResolvedCode(
                 any_domain=(int(r.code),),
                 notes=(

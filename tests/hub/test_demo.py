@@ -28,7 +28,11 @@ def test_demo_federation_answers_the_example_queries(tmp_path: Path) -> None:
             assert r.status_code == 200, (example.name, r.text)
             statuses = {n["node"]: n["status"] for n in r.json()["nodes"]}
             assert set(statuses) == {s.id for s in SITES}
-            assert all(s in ("ok", "suppressed") for s in statuses.values()), statuses
+            # the synthetic sites answer every example; Eunomia records no units, so it
+            # reports a value criterion as unsupported rather than counting nobody
+            assert statuses["uni-hospital"] == "ok", (example.name, statuses)
+            assert statuses["regional-clinic"] in ("ok", "suppressed"), statuses
+            assert statuses["eunomia"] in ("ok", "suppressed", "unsupported"), statuses
         # the lung cancer example needs cancer patients with CTs: the synthetic sites have them
         lung = json.loads((EXAMPLES / "lung-cancer-ct-over-60.json").read_text())
         body = httpx.post(f"{hub}/queries", json=lung, timeout=60).json()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -31,7 +32,7 @@ def _schema(upper: bool = False) -> CdmSchema:
         tables[t.table] = Table(
             name(t.table), {c: name(c) for c in cols}, {c: "DOUBLE" for c in cols if c == t.value}
         )
-    return CdmSchema("cdm", tables, "5.4")
+    return CdmSchema("cdm", tables, "5.4", linked=frozenset(t.table for t in EVENT_TABLES))
 
 
 def _vocab() -> VocabLookup:
@@ -76,6 +77,15 @@ def test_a_positive_event_drives_the_plan_as_hand_written_sql_would() -> None:
         'SELECT COUNT(DISTINCT "e1"."person_id") AS n FROM "cdm"."condition_occurrence" AS e1 '
         'WHERE "e1"."condition_concept_id" IN (9, 192671)'
     )
+    # events of a table not verified to reference only known persons: PERSON is joined
+    unverified = compile_count(
+        canonicalize(Query.model_validate({"hql": "1", "criteria": GI})),
+        {},
+        dataclasses.replace(_schema(), linked=frozenset()),
+        _vocab(),
+        AS_OF,
+    ).render("duckdb")
+    assert 'JOIN "cdm"."person" AS p' in unverified
     # with a person attribute in the question, the person is joined
     sql = _compile({"criteria": {"all": [GI, {"age": {"min": 60}}]}}).render("duckdb")
     assert 'JOIN "cdm"."person" AS p ON "p"."person_id" = "e1"."person_id"' in sql

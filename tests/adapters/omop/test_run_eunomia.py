@@ -15,7 +15,15 @@ from adapters.hql.bindings import EveryoneBinding, SexBinding
 from adapters.hql.canonical import canonicalize
 from adapters.hql.model import Query
 from adapters.omop import OmopAdapter
-from tests.adapters.omop.battery import BIRTH, CASES, GI, GI_PERSONS, Case
+from tests.adapters.omop.battery import (
+    ASPIRIN_PERSONS,
+    BIRTH,
+    CASES,
+    GI,
+    GI_PERSONS,
+    RXNORM,
+    Case,
+)
 
 AS_OF = dt.date(2020, 1, 1)
 BINDINGS: dict[str, Any] = {
@@ -63,25 +71,27 @@ def test_battery_is_not_trivial(db: Any) -> None:
     assert truth(db, CASES[0].truth) == 479
 
 
-def test_values_without_a_recognised_unit_are_reported(adapter: OmopAdapter, db: Any) -> None:
-    # Eunomia records every measurement with unit_concept_id 0 (and no numeric values), so
-    # nothing in g/dL can be compared: the count is 0 and the result says why
+def test_values_in_units_the_node_cannot_compare_are_unsupported(
+    adapter: OmopAdapter, db: Any
+) -> None:
+    # Eunomia records every measurement with unit_concept_id 0 and has no UCUM concepts, so
+    # nothing in g/dL can be compared: the criterion is unsupported — never a silent 0,
+    # which under "not" would become "everyone"
     assert truth(db, "SELECT COUNT(*) FROM measurement WHERE unit_concept_id <> 0") == 0
-    result = count(
-        adapter,
-        {
-            "all": [
-                {
-                    "code": {"system": "http://loinc.org", "code": "718-7"},
-                    "value": {"max": 13, "unit": "g/dL"},
-                },
-                {"concept": "hf:Male"},
-            ]
-        },
-    )
-    assert result.total == 0
-    assert any("recognised unit" in n for n in result.notes)
-    assert any("stored as text" in n for n in result.notes)
+    assert truth(db, "SELECT COUNT(*) FROM concept WHERE vocabulary_id = 'UCUM'") == 0
+    hb = {
+        "code": {"system": "http://loinc.org", "code": "718-7"},
+        "value": {"max": 13, "unit": "g/dL"},
+    }
+    for criteria, path in (
+        (hb, "criteria"),
+        ({"not": hb}, "criteria.not"),
+        ({"all": [hb, {"concept": "hf:Male"}]}, "criteria.all[0]"),
+    ):
+        result = count(adapter, criteria)
+        assert result.total is None
+        assert [u.path for u in result.unsupported] == [path]
+        assert "g/dL" in result.unsupported[0].reason
 
 
 def test_stratified_counts_match_group_by(adapter: OmopAdapter, db: Any) -> None:
@@ -114,3 +124,45 @@ def test_quirks_of_the_real_file_are_reported(adapter: OmopAdapter) -> None:
     described = " ".join(adapter.describe())
     assert "5.3" in described
     assert "device_exposure" in described  # a table Eunomia ships without its columns
+
+
+def test_events_of_persons_missing_from_person_are_not_counted(
+    eunomia_path: Path, tmp_path: Path
+) -> None:
+    # the CDM requires every event's person in PERSON, but nothing enforces it
+    messy = tmp_path / "orphans.duckdb"
+    messy.write_bytes(eunomia_path.read_bytes())
+    with duckdb.connect(str(messy)) as con:
+        con.execute("""INSERT INTO condition_occurrence (condition_occurrence_id, person_id,
+                       condition_concept_id, condition_start_date)
+                       SELECT 90000000 + i, 90000000 + i, 192671, DATE '2015-01-01'
+                       FROM range(15) t(i)""")
+        expected = truth(con, f"SELECT COUNT(*) FROM person WHERE person_id IN ({GI_PERSONS})")
+    assert expected == 479
+    a = OmopAdapter.from_source(f"duckdb://{messy}")
+    try:
+        assert "condition_occurrence" not in a.schema.linked
+        assert any("missing from PERSON" in n for n in a.describe())
+        sinusitis = {"code": {"system": "http://snomed.info/sct", "code": "444814009"}}
+        sinusitis_sql = (
+            "SELECT person_id FROM condition_occurrence WHERE condition_concept_id = 40481087"
+        )
+        cases = [
+            (
+                {"all": [GI, {"not": {"code": {"system": RXNORM, "code": "1191"}}}]},
+                f"person_id IN ({GI_PERSONS}) AND person_id NOT IN ({ASPIRIN_PERSONS})",
+            ),
+            (
+                {"any": [GI, sinusitis]},
+                f"person_id IN ({GI_PERSONS}) OR person_id IN ({sinusitis_sql})",
+            ),
+        ]
+        with duckdb.connect(str(messy), read_only=True) as con:
+            for criteria, where in cases:
+                q = canonicalize(Query.model_validate({"hql": "1", "criteria": criteria}))
+                expected = truth(con, f"SELECT COUNT(*) FROM person WHERE {where}")
+                assert a.count(q, BINDINGS, AS_OF).total == expected, criteria
+        q = canonicalize(Query.model_validate({"hql": "1", "criteria": GI}))
+        assert a.count(q, BINDINGS, AS_OF).total == 479
+    finally:
+        a.close()
