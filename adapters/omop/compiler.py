@@ -38,7 +38,7 @@ from adapters.hql.model import (
     Stratify,
 )
 from adapters.hql.strata import age_band_labels
-from adapters.omop.schema import CdmSchema, Table
+from adapters.omop.schema import CdmSchema, Table, table_expr
 from adapters.omop.tables import EVENT_TABLES, GENDER_CONCEPTS, EventTable
 from adapters.omop.vocab import CodeRef, VocabLookup, event_codes
 from adapters.protocol import UnsupportedCriterion
@@ -119,11 +119,7 @@ class _Compiler:
         return f"{prefix}{self._alias_n}"
 
     def _table(self, t: Table, alias: str) -> exp.Table:
-        return exp.table_(
-            exp.to_identifier(t.name, quoted=True),
-            db=exp.to_identifier(self.schema.schema, quoted=True) if self.schema.schema else None,
-            alias=exp.to_identifier(alias),
-        )
+        return table_expr(self.schema.schema, t.name, alias)
 
     def _col(self, t: Table, logical: str, alias: str) -> exp.Column:
         real = t.col(logical)

@@ -12,7 +12,7 @@ from sqlglot import exp
 from adapters.omop.runner import Runner
 from adapters.omop.tables import EVENT_TABLES, PERSON_COLUMNS
 
-__all__ = ["CdmSchema", "Table", "inspect_schema", "verify_person_links"]
+__all__ = ["CdmSchema", "Table", "inspect_schema", "table_expr", "verify_person_links"]
 
 _TEXT_TYPES = ("CHAR", "TEXT", "STRING", "VARCHAR")
 
@@ -50,10 +50,12 @@ class CdmSchema:
         return t is not None and t.rows_present
 
 
-def _table_exprs(schema: str | None, name: str) -> exp.Table:
+def table_expr(schema: str | None, name: str, alias: str | None = None) -> exp.Table:
+    """A table as stored (quoted, so its real case is kept), optionally aliased."""
     return exp.table_(
         exp.to_identifier(name, quoted=True),
         db=exp.to_identifier(schema, quoted=True) if schema else None,
+        alias=exp.to_identifier(alias) if alias else None,
     )
 
 
@@ -118,7 +120,7 @@ def _rows_present(runner: Runner, schema: str | None, tables: dict[str, Table]) 
             exp.Literal.string(k).as_("t"),
             exp.Exists(
                 this=exp.select(exp.Literal.number(1))
-                .from_(_table_exprs(schema, tables[k].name))
+                .from_(table_expr(schema, tables[k].name))
                 .limit(1)
             ).as_("e"),
         )
@@ -135,7 +137,7 @@ def _cdm_version(runner: Runner, schema: str | None, tables: dict[str, Table]) -
     if src is not None and src.col("cdm_version"):
         sql = (
             exp.select(exp.column(src.columns["cdm_version"], quoted=True))
-            .from_(_table_exprs(schema, src.name))
+            .from_(table_expr(schema, src.name))
             .limit(1)
             .sql(dialect=runner.dialect)
         )
@@ -170,12 +172,12 @@ def verify_person_links(runner: Runner, schema: CdmSchema) -> CdmSchema:
         p_pid = exp.column(person.columns["person_id"], table="p", quoted=True)
         orphan = (
             exp.select(exp.Literal.number(1))
-            .from_(_table_exprs(schema.schema, stored.name).as_("e"))
+            .from_(table_expr(schema.schema, stored.name).as_("e"))
             .where(e_pid.copy().is_(exp.null()).not_())
             .where(
                 exp.Exists(
                     this=exp.select(exp.Literal.number(1))
-                    .from_(_table_exprs(schema.schema, person.name).as_("p"))
+                    .from_(table_expr(schema.schema, person.name).as_("p"))
                     .where(p_pid.eq(e_pid))
                 ).not_()
             )

@@ -19,7 +19,7 @@ from adapters.hql.model import Code, EventCriterion, Query
 from adapters.hql.systems import OMOP_CONCEPT_SYSTEM, canonical_system
 from adapters.hql.walk import iter_events
 from adapters.omop.runner import Runner
-from adapters.omop.schema import CdmSchema, Table
+from adapters.omop.schema import CdmSchema, Table, table_expr
 from adapters.omop.tables import GENDER_CONCEPTS
 from adapters.units import compatible_units
 
@@ -80,10 +80,7 @@ def unit_codes(query: Query) -> set[str]:
 
 
 def _t(schema: CdmSchema, t: Table) -> exp.Table:
-    return exp.table_(
-        exp.to_identifier(t.name, quoted=True),
-        db=exp.to_identifier(schema.schema, quoted=True) if schema.schema else None,
-    )
+    return table_expr(schema.schema, t.name)
 
 
 def _c(t: Table, name: str) -> exp.Column:
