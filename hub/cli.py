@@ -276,15 +276,23 @@ def generate_omop(
     persons: int = 10_000,
     seed: int = 1,
     postgres: Annotated[str | None, typer.Option(help="also write to this PostgreSQL")] = None,
+    replace: Annotated[bool, typer.Option(help="replace existing OMOP tables")] = False,
 ) -> None:
     """Write a deterministic synthetic OMOP CDM population."""
-    from adapters.synth import SynthSpec, write_omop_duckdb, write_omop_postgres
+    from adapters.synth import (
+        SynthError,
+        SynthSpec,
+        write_omop_duckdb,
+        write_omop_postgres,
+    )
 
-    spec = SynthSpec(persons=persons, seed=seed)
-    summary = write_omop_duckdb(spec, out_file)
-    out.print(summary)
-    if postgres:
-        out.print(write_omop_postgres(spec, postgres))
+    try:
+        spec = SynthSpec(persons=persons, seed=seed)
+        out.print(write_omop_duckdb(spec, out_file, replace=replace).format())
+        if postgres:
+            out.print(write_omop_postgres(spec, postgres, replace=replace).format())
+    except SynthError as exc:
+        _fail(f"{exc} (on the command line: --replace)")
 
 
 @onto_app.command("search")
