@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import datetime as dt
 import logging
 import uuid
@@ -41,14 +40,6 @@ from ontology import Ontology
 __all__ = ["create_app"]
 
 log = logging.getLogger("hyperfed.hub")
-
-
-def _plain(obj: Any) -> Any:
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return dataclasses.asdict(obj)
-    if hasattr(obj, "model_dump"):
-        return obj.model_dump(mode="json")
-    return obj
 
 
 class Hub:
@@ -224,15 +215,15 @@ def create_app(settings: HubSettings, ontology: Ontology | None = None) -> FastA
         category: str | None = None,
         limit: int = Query(default=20, ge=1, le=200),
     ) -> list[Any]:
-        return [_plain(c) for c in hub.ontology.search(q, limit=limit, category=category)]
+        return [
+            c.model_dump(mode="json")
+            for c in hub.ontology.search(q, limit=limit, category=category)
+        ]
 
     @app.get("/concepts/{ref:path}")
     async def concept(ref: str) -> dict[str, Any]:
-        info = _plain(hub.ontology.concept(ref))
-        info["bindings"] = {
-            m: _plain(hub.ontology.resolve(ref, m)) for m in ("omop", "fhir", "sdtm", "dicom")
-        }
-        return info
+        # ConceptInfo carries its bindings for every model, already resolved
+        return hub.ontology.concept(ref).model_dump(mode="json")
 
     @app.get("/ontology")
     async def ontology_turtle() -> Response:

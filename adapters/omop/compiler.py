@@ -38,7 +38,7 @@ from adapters.hql.model import (
     Stratify,
 )
 from adapters.hql.strata import age_band_labels
-from adapters.omop.schema import CdmSchema, Table, table_expr
+from adapters.omop.schema import CdmSchema, Table, table_expr, union_all
 from adapters.omop.tables import EVENT_TABLES, GENDER_CONCEPTS, EventTable
 from adapters.omop.vocab import CodeRef, VocabLookup, event_codes
 from adapters.protocol import UnsupportedCriterion
@@ -466,11 +466,7 @@ class _Compiler:
         return q.where(*self._row_filters(e, x, alias, birth))
 
     def _rows(self, e: EventCriterion, targets: list[_Target]) -> exp.Query:
-        selects = [self._select_rows(e, x) for x in targets]
-        rows: exp.Query = selects[0]
-        for s in selects[1:]:
-            rows = exp.union(rows, s, distinct=False)
-        return rows
+        return union_all([self._select_rows(e, x) for x in targets])
 
     def _events_pred(
         self, e: EventCriterion, targets: list[_Target], path: str, outer: str

@@ -116,10 +116,7 @@ class _Planner(_Compiler):
                     return None
                 (neg if inner is not x else pos).append(q)
             if key == "any":
-                out: exp.Query = pos[0]
-                for q in pos[1:]:
-                    out = exp.union(out, q, distinct=True)
-                return self._wrapped(out)
+                return self._wrapped(pos[0] if len(pos) == 1 else exp.union(*pos))
             out = pos[0] if pos else self._persons()
             for q in pos[1:]:
                 out = self._wrapped(exp.intersect(out, q, distinct=True))

@@ -12,7 +12,7 @@ from sqlglot import exp
 from adapters.omop.runner import Runner
 from adapters.omop.tables import EVENT_TABLES, PERSON_COLUMNS
 
-__all__ = ["CdmSchema", "Table", "inspect_schema", "table_expr", "verify_person_links"]
+__all__ = ["CdmSchema", "Table", "inspect_schema", "table_expr", "union_all", "verify_person_links"]
 
 _TEXT_TYPES = ("CHAR", "TEXT", "STRING", "VARCHAR")
 
@@ -111,6 +111,11 @@ def inspect_schema(runner: Runner) -> CdmSchema:
     return CdmSchema(schema, tables, version, tuple(notes))
 
 
+def union_all(queries: list[exp.Select]) -> exp.Query:
+    """One query with the rows of all `queries` (UNION ALL); the query itself for one."""
+    return queries[0] if len(queries) == 1 else exp.union(*queries, distinct=False)
+
+
 def _rows_present(runner: Runner, schema: str | None, tables: dict[str, Table]) -> dict[str, bool]:
     probe = [k for k in ("concept", "concept_ancestor", "concept_relationship") if k in tables]
     if not probe:
@@ -126,10 +131,8 @@ def _rows_present(runner: Runner, schema: str | None, tables: dict[str, Table]) 
         )
         for k in probe
     ]
-    union: exp.Query = selects[0]
-    for s in selects[1:]:
-        union = exp.union(union, s, distinct=False)
-    return {str(t): bool(e) for t, e in runner.fetch(union.sql(dialect=runner.dialect))}
+    rows = runner.fetch(union_all(selects).sql(dialect=runner.dialect))
+    return {str(t): bool(e) for t, e in rows}
 
 
 def _cdm_version(runner: Runner, schema: str | None, tables: dict[str, Table]) -> str:
@@ -190,10 +193,8 @@ def verify_person_links(runner: Runner, schema: CdmSchema) -> CdmSchema:
         )
     if not checks:
         return schema
-    union: exp.Query = checks[0]
-    for c in checks[1:]:
-        union = exp.union(union, c, distinct=False)
-    linked = frozenset(str(t) for t, ok in runner.fetch(union.sql(dialect=runner.dialect)) if ok)
+    rows = runner.fetch(union_all(checks).sql(dialect=runner.dialect))
+    linked = frozenset(str(t) for t, ok in rows if ok)
     notes = tuple(
         f"table {schema.tables[t.table].name} has events of persons missing from PERSON: "
         "they are not counted"
