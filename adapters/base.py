@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import ClassVar
 
-from adapters.hql.bindings import Bindings
-from adapters.hql.model import Query
-from adapters.protocol import UnsupportedCriterion
+from hyperfed.adapters.hql.bindings import Bindings
+from hyperfed.adapters.hql.model import Query
+from hyperfed.adapters.protocol import UnsupportedCriterion
 
 __all__ = ["Adapter", "AdapterError", "ExactCount", "UnknownAdapter", "load_adapter_class"]
 

@@ -10,9 +10,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from adapters.disclosure import Policy, Protected
-from adapters.hql.bindings import Bindings
-from adapters.hql.model import Query
+from hyperfed.adapters.disclosure import Policy, Protected
+from hyperfed.adapters.hql.bindings import Bindings
+from hyperfed.adapters.hql.model import Query
 
 __all__ = [
     "PROTOCOL_VERSION",

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import uvicorn
 
-from adapters.node import NodeService, create_node_app, load_node_config
-from adapters.omop import OmopAdapter
-from hub.demo import serve_all
+from hyperfed.adapters.node import NodeService, create_node_app, load_node_config
+from hyperfed.adapters.omop import OmopAdapter
+from hyperfed.hub.demo import serve_all
 
 
 def main() -> None:

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import duckdb
 
-from adapters.synth import Summary, SynthSpec, write_omop_duckdb, write_omop_postgres
-from adapters.synth.omop_schema import CLINICAL_TABLES
+from hyperfed.synth import Summary, SynthSpec, write_omop_duckdb, write_omop_postgres
+from hyperfed.synth.omop_schema import CLINICAL_TABLES
 
 
 def baseline_seconds(rows: int, threads: int | None) -> float:

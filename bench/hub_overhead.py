@@ -27,7 +27,7 @@ from pathlib import Path
 
 import httpx
 
-from ontology import Ontology
+from hyperfed.ontology import Ontology
 from tests.servers import free_port
 
 QUERY = {

@@ -20,11 +20,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from adapters.hql.canonical import canonicalize
-from adapters.hql.model import Query
-from adapters.omop import OmopAdapter
-from hub.prepare import prepare
-from ontology import Ontology
+from hyperfed.adapters.hql.canonical import canonicalize
+from hyperfed.adapters.hql.model import Query
+from hyperfed.adapters.omop import OmopAdapter
+from hyperfed.hub.prepare import prepare
+from hyperfed.ontology import Ontology
 
 AS_OF = dt.date(2025, 1, 1)
 KEY = 20250101
@@ -162,7 +162,7 @@ def main() -> None:
     parser.add_argument("--postgres", action="store_true", help="also run on PostgreSQL")
     args = parser.parse_args()
 
-    from adapters.synth import SynthSpec, write_omop_duckdb, write_omop_postgres
+    from hyperfed.synth import SynthSpec, write_omop_duckdb, write_omop_postgres
 
     spec = SynthSpec(persons=args.persons, seed=args.seed, hemoglobin_g_per_l_share=0.3)
     args.workdir.mkdir(parents=True, exist_ok=True)

@@ -12,13 +12,13 @@ __all__ = ["create_app", "load_settings"]
 
 
 def __getattr__(name: str) -> object:
-    # lazy: `import hub.cli` must not pay for FastAPI and the ontology
+    # lazy: `import hyperfed.hub.cli` must not pay for FastAPI and the ontology
     if name == "create_app":
-        from hub.app import create_app
+        from hyperfed.hub.app import create_app
 
         return create_app
     if name == "load_settings":
-        from hub.settings import load_settings
+        from hyperfed.hub.settings import load_settings
 
         return load_settings
     raise AttributeError(name)

@@ -27,15 +27,15 @@ import httpx
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from adapters.hql.model import Query as HqlQuery
-from adapters.protocol import Capabilities
-from hub.fanout import fan_out, federated_strata, federated_total
-from hub.prepare import Prepared, prepare
-from hub.problems import BadRequest, NotFound, install_problem_handlers, parse_json
-from hub.results import FederatedResult
-from hub.settings import HubSettings
-from hub.store import JobStore
-from ontology import Ontology
+from hyperfed.adapters.hql.model import Query as HqlQuery
+from hyperfed.adapters.protocol import Capabilities
+from hyperfed.hub.fanout import fan_out, federated_strata, federated_total
+from hyperfed.hub.prepare import Prepared, prepare
+from hyperfed.hub.problems import BadRequest, NotFound, install_problem_handlers, parse_json
+from hyperfed.hub.results import FederatedResult
+from hyperfed.hub.settings import HubSettings
+from hyperfed.hub.store import JobStore
+from hyperfed.ontology import Ontology
 
 __all__ = ["create_app"]
 

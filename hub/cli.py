@@ -21,7 +21,8 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from hub.render import render_result
+from hyperfed.hub.render import render_result
+from hyperfed.synth.cli import app as synth_app
 
 app = typer.Typer(
     help="Hyperfed: federated feasibility queries over OMOP, FHIR, SDTM, DICOM.",
@@ -30,11 +31,10 @@ app = typer.Typer(
 )
 node_app = typer.Typer(help="Run and check a node beside your data.", no_args_is_help=True)
 hub_app = typer.Typer(help="Run the hub.", no_args_is_help=True)
-gen_app = typer.Typer(help="Generate synthetic data.", no_args_is_help=True)
 onto_app = typer.Typer(help="The hyperontology.", no_args_is_help=True)
 app.add_typer(node_app, name="node")
 app.add_typer(hub_app, name="hub")
-app.add_typer(gen_app, name="generate")
+app.add_typer(synth_app, name="generate")
 app.add_typer(onto_app, name="ontology")
 
 err = Console(stderr=True)
@@ -65,7 +65,7 @@ def demo(
 ) -> None:
     """Start a demo federation: a hub and three OMOP nodes (OHDSI Eunomia GiBleed and two
     synthetic sites). Serves until interrupted."""
-    from hub.demo import run_demo
+    from hyperfed.hub.demo import run_demo
 
     run_demo(host, port, data_dir, out)
 
@@ -79,8 +79,8 @@ def hub_serve(
     """Serve the hub API."""
     import uvicorn
 
-    from hub.app import create_app
-    from hub.settings import SettingsError, load_settings
+    from hyperfed.hub.app import create_app
+    from hyperfed.hub.settings import SettingsError, load_settings
 
     try:
         settings = load_settings(config)
@@ -92,9 +92,9 @@ def hub_serve(
 def _adapter(
     config: Path | None, model: str | None, source: str | None, schema: str | None
 ) -> tuple[Any, Any]:
-    from adapters.base import AdapterError, load_adapter_class
-    from adapters.node.config import ConfigError, load_node_config
-    from adapters.omop.runner import SourceError
+    from hyperfed.adapters.base import AdapterError, load_adapter_class
+    from hyperfed.adapters.node.config import ConfigError, load_node_config
+    from hyperfed.adapters.omop.runner import SourceError
 
     node_config = None
     try:
@@ -113,8 +113,8 @@ def _adapter(
 
 
 def _prepare_local(query_file: Path, model: str, as_of: dt.datetime | None) -> Any:
-    from hub.prepare import QueryRejected, prepare
-    from ontology import Ontology
+    from hyperfed.hub.prepare import QueryRejected, prepare
+    from hyperfed.ontology import Ontology
 
     document = _read_json(query_file)
     try:
@@ -149,7 +149,7 @@ def node_serve(
     """Serve this node's count API (protected counts only)."""
     import uvicorn
 
-    from adapters.node import NodeService, create_node_app
+    from hyperfed.adapters.node import NodeService, create_node_app
 
     adapter, node_config = _adapter(config, None, None, None)
     try:
@@ -173,7 +173,7 @@ def node_count(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Count on this machine, straight from the database (never over the network)."""
-    from adapters.disclosure import Policy
+    from hyperfed.adapters.disclosure import Policy
 
     adapter, node_config = _adapter(config, model, source, schema)
     query, bindings = _prepare_local(query_file, adapter.MODEL, as_of)
@@ -190,11 +190,11 @@ def node_count(
             for k, v in sorted(result.strata.items())
         ]
     if not exact and result.total is not None:
-        from adapters.node.service import NodeService
+        from hyperfed.adapters.node.service import NodeService
 
         cfg = node_config
         if cfg is None:
-            from adapters.node.config import NodeConfig, NodeSettings
+            from hyperfed.adapters.node.config import NodeConfig, NodeSettings
 
             cfg = NodeConfig(
                 node=NodeSettings(id="local", source=str(source)),
@@ -270,35 +270,10 @@ def query(
         render_result(body, out)
 
 
-@gen_app.command("omop")
-def generate_omop(
-    out_file: Annotated[Path, typer.Option("--out", help="DuckDB file to write")],
-    persons: int = 10_000,
-    seed: int = 1,
-    postgres: Annotated[str | None, typer.Option(help="also write to this PostgreSQL")] = None,
-    replace: Annotated[bool, typer.Option(help="replace existing OMOP tables")] = False,
-) -> None:
-    """Write a deterministic synthetic OMOP CDM population."""
-    from adapters.synth import (
-        SynthError,
-        SynthSpec,
-        write_omop_duckdb,
-        write_omop_postgres,
-    )
-
-    try:
-        spec = SynthSpec(persons=persons, seed=seed)
-        out.print(write_omop_duckdb(spec, out_file, replace=replace).format())
-        if postgres:
-            out.print(write_omop_postgres(spec, postgres, replace=replace).format())
-    except SynthError as exc:
-        _fail(f"{exc} (on the command line: --replace)")
-
-
 @onto_app.command("search")
 def ontology_search(text: str, limit: int = 20) -> None:
     """Search hyperontology concepts by label or code."""
-    from ontology import Ontology
+    from hyperfed.ontology import Ontology
 
     for c in Ontology.load().search(text, limit=limit):
         out.print(f"{c.curie:28} {c.label}  [dim]{c.category or ''}[/]")
@@ -310,7 +285,7 @@ def ontology_import_eucaim(
     out_file: Annotated[Path, typer.Option("--out", help="Turtle file to write")],
 ) -> None:
     """Convert EUCAIM's concept list to Turtle, for the hub's `ontology_files`."""
-    from ontology.eucaim import eucaim_csv_to_turtle
+    from hyperfed.ontology.eucaim import eucaim_csv_to_turtle
 
     out_file.write_text(eucaim_csv_to_turtle(csv_file))
     out.print(f"wrote {out_file}")

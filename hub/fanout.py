@@ -13,11 +13,11 @@ import time
 import httpx
 from pydantic import ValidationError
 
-from adapters.disclosure import Policy, Protected, protect_sum, reprotect
-from adapters.protocol import CountRequest, NodeCount, NodeStatus, Stratum
-from hub.prepare import Prepared
-from hub.results import NodeResult, TotalResult, TotalStratum
-from hub.settings import NodeEntry
+from hyperfed.adapters.disclosure import Policy, Protected, protect_sum, reprotect
+from hyperfed.adapters.protocol import CountRequest, NodeCount, NodeStatus, Stratum
+from hyperfed.hub.prepare import Prepared
+from hyperfed.hub.results import NodeResult, TotalResult, TotalStratum
+from hyperfed.hub.settings import NodeEntry
 
 MAX_RESPONSE_BYTES = 4_000_000
 

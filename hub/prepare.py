@@ -12,14 +12,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from adapters.hql.bindings import Bindings, EveryoneBinding, SexBinding
-from adapters.hql.canonical import canonicalize, query_key
-from adapters.hql.errors import Problem, validation_problems
-from adapters.hql.model import Query
-from adapters.hql.systems import UnknownSystem, canonical_system
-from adapters.hql.walk import iter_events
-from adapters.units import UnknownUnit, unit
-from ontology import Ontology, UnknownConcept
+from hyperfed.adapters.hql.bindings import Bindings, EveryoneBinding, SexBinding
+from hyperfed.adapters.hql.canonical import canonicalize, query_key
+from hyperfed.adapters.hql.errors import Problem, validation_problems
+from hyperfed.adapters.hql.model import Query
+from hyperfed.adapters.hql.systems import UnknownSystem, canonical_system
+from hyperfed.adapters.hql.walk import iter_events
+from hyperfed.adapters.units import UnknownUnit, unit
+from hyperfed.ontology import Ontology, UnknownConcept
 
 __all__ = ["Prepared", "QueryRejected", "prepare"]
 

@@ -21,8 +21,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from hub.prepare import QueryRejected
-from ontology import OntologyError, UnknownConcept
+from hyperfed.hub.prepare import QueryRejected
+from hyperfed.ontology import OntologyError, UnknownConcept
 
 __all__ = [
     "BadRequest",

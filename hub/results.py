@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from adapters.protocol import NodeCount
+from hyperfed.adapters.protocol import NodeCount
 
 __all__ = ["FederatedResult", "NodeResult", "TotalResult", "TotalStratum"]
 

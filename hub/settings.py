@@ -28,7 +28,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from adapters.disclosure import Policy
+from hyperfed.adapters.disclosure import Policy
 
 __all__ = ["HubSettings", "NodeEntry", "SettingsError", "load_settings"]
 

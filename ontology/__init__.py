@@ -1,7 +1,7 @@
 """The Hyperfed hyperontology: SKOS concepts (EUCAIM's first, our hf: names mapped onto
 them) and their bindings to OMOP CDM, FHIR R4, CDISC SDTM and DICOM tag indexes.
 
-    >>> from ontology import Ontology
+    >>> from hyperfed.ontology import Ontology
     >>> onto = Ontology.load()
     >>> onto.expand("SNOMEDCT363358000")
     'https://cancerimage.eu/ontology/EUCAIM#CLIN1000065'
@@ -23,8 +23,8 @@ Errors::
     └── SparqlRejected (ValueError)     a SPARQL UPDATE request or a malformed query
 """
 
-from ontology.concept import ConceptInfo
-from ontology.errors import (
+from hyperfed.ontology.concept import ConceptInfo
+from hyperfed.ontology.errors import (
     OntologyError,
     OntologyInvalid,
     SparqlRejected,
@@ -32,10 +32,10 @@ from ontology.errors import (
     UnknownConcept,
     UnsupportedModel,
 )
-from ontology.eucaim import eucaim_csv_to_turtle
-from ontology.loader import Ontology
-from ontology.sparql import SparqlResult
-from ontology.vocab import ALT_EUCAIM, EUCAIM, HF, MODELS, curie
+from hyperfed.ontology.eucaim import eucaim_csv_to_turtle
+from hyperfed.ontology.loader import Ontology
+from hyperfed.ontology.sparql import SparqlResult
+from hyperfed.ontology.vocab import ALT_EUCAIM, EUCAIM, HF, MODELS, curie
 
 __all__ = [
     "ALT_EUCAIM",

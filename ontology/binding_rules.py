@@ -28,7 +28,7 @@ from typing import cast
 
 from pyoxigraph import BlankNode, Literal, NamedNode
 
-from adapters.hql.bindings import (
+from hyperfed.adapters.hql.bindings import (
     Binding,
     CodesBinding,
     DicomBinding,
@@ -37,10 +37,10 @@ from adapters.hql.bindings import (
     SexBinding,
     Unexpressible,
 )
-from adapters.hql.model import Code
-from adapters.hql.systems import UnknownSystem, canonical_system
-from ontology.errors import OntologyInvalid
-from ontology.vocab import (
+from hyperfed.adapters.hql.model import Code
+from hyperfed.adapters.hql.systems import UnknownSystem, canonical_system
+from hyperfed.ontology.errors import OntologyInvalid
+from hyperfed.ontology.vocab import (
     HF_CODE,
     HF_DICOM_KEYWORD,
     HF_DICOM_VALUE,

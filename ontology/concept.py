@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from adapters.hql.bindings import Binding
-from adapters.hql.model import Code
+from hyperfed.adapters.hql.bindings import Binding
+from hyperfed.adapters.hql.model import Code
 
 __all__ = ["ConceptInfo"]
 

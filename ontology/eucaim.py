@@ -20,8 +20,8 @@ import re
 import sys
 from pathlib import Path
 
-from ontology.errors import OntologyInvalid
-from ontology.vocab import ALT_EUCAIM, EUCAIM, normalise_iri
+from hyperfed.ontology.errors import OntologyInvalid
+from hyperfed.ontology.vocab import ALT_EUCAIM, EUCAIM, normalise_iri
 
 __all__ = ["CATEGORY_OF_DOMAIN", "EUCAIM_COLUMNS", "eucaim_csv_to_turtle", "main"]
 

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 
 from pyoxigraph import BlankNode, Literal, NamedNode, Quad
 
-from adapters.hql.bindings import Binding, Unexpressible
-from adapters.hql.model import Code
-from ontology.binding_rules import Props, merge_bindings, parse_binding, parse_code_node
-from ontology.errors import OntologyInvalid
-from ontology.vocab import (
+from hyperfed.adapters.hql.bindings import Binding, Unexpressible
+from hyperfed.adapters.hql.model import Code
+from hyperfed.ontology.binding_rules import Props, merge_bindings, parse_binding, parse_code_node
+from hyperfed.ontology.errors import OntologyInvalid
+from hyperfed.ontology.vocab import (
     EUCAIM,
     HF,
     HF_BINDING,

@@ -22,14 +22,19 @@ from pyoxigraph import (
     serialize,
 )
 
-from adapters.hql.bindings import Binding, Unexpressible
-from ontology.concept import ConceptInfo
-from ontology.errors import OntologyInvalid, UnknownCategory, UnknownConcept, UnsupportedModel
-from ontology.index import Index, build_index, collect
-from ontology.lookup import find_iri, suggestion_candidates, suggestions
-from ontology.search import SearchIndex
-from ontology.sparql import SparqlResult, run_query
-from ontology.vocab import ALT_EUCAIM, HF_ONTOLOGY, MODELS, PREFIXES, curie, normalise_iri
+from hyperfed.adapters.hql.bindings import Binding, Unexpressible
+from hyperfed.ontology.concept import ConceptInfo
+from hyperfed.ontology.errors import (
+    OntologyInvalid,
+    UnknownCategory,
+    UnknownConcept,
+    UnsupportedModel,
+)
+from hyperfed.ontology.index import Index, build_index, collect
+from hyperfed.ontology.lookup import find_iri, suggestion_candidates, suggestions
+from hyperfed.ontology.search import SearchIndex
+from hyperfed.ontology.sparql import SparqlResult, run_query
+from hyperfed.ontology.vocab import ALT_EUCAIM, HF_ONTOLOGY, MODELS, PREFIXES, curie, normalise_iri
 
 __all__ = ["PACKAGED_TURTLE", "Ontology"]
 
@@ -38,7 +43,7 @@ PACKAGED_TURTLE = "hyperfed.ttl"
 
 
 def _packaged_quads() -> list[Quad]:
-    data = files("ontology").joinpath("data", PACKAGED_TURTLE).read_bytes()
+    data = files("hyperfed.ontology").joinpath("data", PACKAGED_TURTLE).read_bytes()
     try:
         return list(parse(data, format=RdfFormat.TURTLE, base_iri=HF_ONTOLOGY))
     except SyntaxError as exc:

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import difflib
 
-from adapters.hql.systems import UnknownSystem, canonical_system
-from ontology.index import Index
-from ontology.vocab import EUCAIM, EXTERNAL_SYSTEMS, HF, curie, normalise_iri
+from hyperfed.adapters.hql.systems import UnknownSystem, canonical_system
+from hyperfed.ontology.index import Index
+from hyperfed.ontology.vocab import EUCAIM, EXTERNAL_SYSTEMS, HF, curie, normalise_iri
 
 __all__ = ["find_iri", "suggestion_candidates", "suggestions"]
 

@@ -12,8 +12,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ontology.index import Index
-from ontology.vocab import HF, curie
+from hyperfed.ontology.index import Index
+from hyperfed.ontology.vocab import HF, curie
 
 __all__ = ["SearchIndex", "normalise_text"]
 

@@ -16,8 +16,8 @@ from pyoxigraph import (
     serialize,
 )
 
-from ontology.errors import SparqlRejected
-from ontology.vocab import PREFIXES
+from hyperfed.ontology.errors import SparqlRejected
+from hyperfed.ontology.vocab import PREFIXES
 
 __all__ = ["SparqlResult", "is_update", "run_query"]
 

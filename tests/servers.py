@@ -55,10 +55,10 @@ def omop_node_app(
     duckdb_file: Any, base_dir: Any, node_id: str = "eunomia", policy: Any = None
 ) -> Any:
     """A real node service (FastAPI app) over an OMOP DuckDB file."""
-    from adapters.disclosure import Policy
-    from adapters.node import NodeService, create_node_app
-    from adapters.node.config import NodeConfig, NodeSettings
-    from adapters.omop import OmopAdapter
+    from hyperfed.adapters.disclosure import Policy
+    from hyperfed.adapters.node import NodeService, create_node_app
+    from hyperfed.adapters.node.config import NodeConfig, NodeSettings
+    from hyperfed.adapters.omop import OmopAdapter
 
     config = NodeConfig(
         node=NodeSettings(id=node_id, source=f"duckdb://{duckdb_file}"),

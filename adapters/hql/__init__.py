@@ -1,6 +1,6 @@
 """The common query AST (HQL v1), concept bindings and canonical form."""
 
-from adapters.hql.bindings import (
+from hyperfed.adapters.hql.bindings import (
     Binding,
     Bindings,
     CodesBinding,
@@ -10,7 +10,7 @@ from adapters.hql.bindings import (
     SexBinding,
     Unexpressible,
 )
-from adapters.hql.model import (
+from hyperfed.adapters.hql.model import (
     AgeCriterion,
     AgeRange,
     AllCriterion,

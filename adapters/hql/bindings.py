@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from adapters.hql.model import Code
+from hyperfed.adapters.hql.model import Code
 
 __all__ = [
     "Binding",

@@ -17,7 +17,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from adapters.hql.model import (
+from hyperfed.adapters.hql.model import (
     AgeCriterion,
     AllCriterion,
     AnyCriterion,
@@ -29,7 +29,7 @@ from adapters.hql.model import (
     Query,
     Within,
 )
-from adapters.hql.systems import canonical_system
+from hyperfed.adapters.hql.systems import canonical_system
 
 __all__ = ["canonical_json", "canonicalize", "criterion_json", "query_key"]
 

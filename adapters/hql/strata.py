@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 
-from adapters.hql.model import Query
+from hyperfed.adapters.hql.model import Query
 
 __all__ = ["SEXES", "age_band_labels", "strata_grid"]
 

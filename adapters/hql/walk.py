@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from adapters.hql.model import (
+from hyperfed.adapters.hql.model import (
     AllCriterion,
     AnyCriterion,
     Criterion,

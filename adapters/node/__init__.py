@@ -3,8 +3,8 @@
 Errors: `ConfigError` (node configuration file missing or invalid).
 """
 
-from adapters.node.app import create_node_app
-from adapters.node.config import ConfigError, NodeConfig, load_node_config
-from adapters.node.service import NodeService
+from hyperfed.adapters.node.app import create_node_app
+from hyperfed.adapters.node.config import ConfigError, NodeConfig, load_node_config
+from hyperfed.adapters.node.service import NodeService
 
 __all__ = ["ConfigError", "NodeConfig", "NodeService", "create_node_app", "load_node_config"]

@@ -20,9 +20,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
-from adapters.hql.errors import validation_problems
-from adapters.node.service import NodeService
-from adapters.protocol import Capabilities, CountRequest, NodeCount
+from hyperfed.adapters.hql.errors import validation_problems
+from hyperfed.adapters.node.service import NodeService
+from hyperfed.adapters.protocol import Capabilities, CountRequest, NodeCount
 
 __all__ = ["create_node_app"]
 

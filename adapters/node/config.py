@@ -32,8 +32,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from adapters.disclosure import Policy
-from adapters.protocol import Dataset
+from hyperfed.adapters.disclosure import Policy
+from hyperfed.adapters.protocol import Dataset
 
 __all__ = ["ConfigError", "NodeConfig", "NodeSettings", "load_node_config"]
 

@@ -11,11 +11,11 @@ import hashlib
 import json
 import logging
 
-from adapters.base import Adapter, ExactCount
-from adapters.disclosure import Policy, Protected, protect
-from adapters.hql.bindings import Bindings
-from adapters.hql.canonical import canonicalize, query_key
-from adapters.hql.model import (
+from hyperfed.adapters.base import Adapter, ExactCount
+from hyperfed.adapters.disclosure import Policy, Protected, protect
+from hyperfed.adapters.hql.bindings import Bindings
+from hyperfed.adapters.hql.canonical import canonicalize, query_key
+from hyperfed.adapters.hql.model import (
     AgeCriterion,
     AllCriterion,
     AnyCriterion,
@@ -23,10 +23,10 @@ from adapters.hql.model import (
     NotCriterion,
     Query,
 )
-from adapters.hql.strata import strata_grid
-from adapters.hql.walk import iter_events
-from adapters.node.config import NodeConfig
-from adapters.protocol import Capabilities, CountRequest, NodeCount, Stratum
+from hyperfed.adapters.hql.strata import strata_grid
+from hyperfed.adapters.hql.walk import iter_events
+from hyperfed.adapters.node.config import NodeConfig
+from hyperfed.adapters.protocol import Capabilities, CountRequest, NodeCount, Stratum
 
 __all__ = ["NodeService"]
 

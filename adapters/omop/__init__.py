@@ -5,11 +5,11 @@ Errors: `adapters.omop.runner.SourceError` (cannot open or query the source); a 
 PERSON table is a ValueError at start-up.
 """
 
-from adapters.omop.adapter import OmopAdapter
-from adapters.omop.compiler import Compiled
-from adapters.omop.plans import compile_count
-from adapters.omop.runner import SourceError, open_source
-from adapters.omop.schema import CdmSchema, inspect_schema
+from hyperfed.adapters.omop.adapter import OmopAdapter
+from hyperfed.adapters.omop.compiler import Compiled
+from hyperfed.adapters.omop.plans import compile_count
+from hyperfed.adapters.omop.runner import SourceError, open_source
+from hyperfed.adapters.omop.schema import CdmSchema, inspect_schema
 
 __all__ = [
     "CdmSchema",

@@ -6,14 +6,21 @@ import datetime as dt
 import threading
 from typing import ClassVar
 
-from adapters.base import Adapter, ExactCount
-from adapters.hql.bindings import Bindings
-from adapters.hql.model import Query
-from adapters.omop.compiler import Compiled
-from adapters.omop.plans import compile_count
-from adapters.omop.runner import Runner, open_source
-from adapters.omop.schema import CdmSchema, inspect_schema, verify_person_links
-from adapters.omop.vocab import CodeRef, ResolvedCode, VocabLookup, code_refs, lookup, unit_codes
+from hyperfed.adapters.base import Adapter, ExactCount
+from hyperfed.adapters.hql.bindings import Bindings
+from hyperfed.adapters.hql.model import Query
+from hyperfed.adapters.omop.compiler import Compiled
+from hyperfed.adapters.omop.plans import compile_count
+from hyperfed.adapters.omop.runner import Runner, open_source
+from hyperfed.adapters.omop.schema import CdmSchema, inspect_schema, verify_person_links
+from hyperfed.adapters.omop.vocab import (
+    CodeRef,
+    ResolvedCode,
+    VocabLookup,
+    code_refs,
+    lookup,
+    unit_codes,
+)
 
 __all__ = ["OmopAdapter"]
 

@@ -19,14 +19,14 @@ from dataclasses import dataclass, field
 
 from sqlglot import exp
 
-from adapters.hql.bindings import (
+from hyperfed.adapters.hql.bindings import (
     Bindings,
     CodesBinding,
     EveryoneBinding,
     SexBinding,
     Unexpressible,
 )
-from adapters.hql.model import (
+from hyperfed.adapters.hql.model import (
     AgeCriterion,
     AgeRange,
     AllCriterion,
@@ -37,12 +37,12 @@ from adapters.hql.model import (
     Query,
     Stratify,
 )
-from adapters.hql.strata import age_band_labels
-from adapters.omop.schema import CdmSchema, Table, table_expr, union_all
-from adapters.omop.tables import EVENT_TABLES, GENDER_CONCEPTS, EventTable
-from adapters.omop.vocab import CodeRef, VocabLookup, event_codes
-from adapters.protocol import UnsupportedCriterion
-from adapters.units import compatible_units, range_in
+from hyperfed.adapters.hql.strata import age_band_labels
+from hyperfed.adapters.omop.schema import CdmSchema, Table, table_expr, union_all
+from hyperfed.adapters.omop.tables import EVENT_TABLES, GENDER_CONCEPTS, EventTable
+from hyperfed.adapters.omop.vocab import CodeRef, VocabLookup, event_codes
+from hyperfed.adapters.protocol import UnsupportedCriterion
+from hyperfed.adapters.units import compatible_units, range_in
 
 __all__ = ["Compiled"]
 

@@ -17,8 +17,8 @@ import datetime as dt
 
 from sqlglot import exp
 
-from adapters.hql.bindings import Bindings, CodesBinding, EveryoneBinding
-from adapters.hql.model import (
+from hyperfed.adapters.hql.bindings import Bindings, CodesBinding, EveryoneBinding
+from hyperfed.adapters.hql.model import (
     AgeCriterion,
     AllCriterion,
     AnyCriterion,
@@ -27,9 +27,9 @@ from adapters.hql.model import (
     NotCriterion,
     Query,
 )
-from adapters.omop.compiler import Compiled, _Compiler
-from adapters.omop.schema import CdmSchema
-from adapters.omop.vocab import VocabLookup
+from hyperfed.adapters.omop.compiler import Compiled, _Compiler
+from hyperfed.adapters.omop.schema import CdmSchema
+from hyperfed.adapters.omop.vocab import VocabLookup
 
 __all__ = ["compile_count"]
 

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 
 from sqlglot import exp
 
-from adapters.omop.runner import Runner
-from adapters.omop.tables import EVENT_TABLES, PERSON_COLUMNS
+from hyperfed.adapters.omop.runner import Runner
+from hyperfed.adapters.omop.tables import EVENT_TABLES, PERSON_COLUMNS
 
 __all__ = ["CdmSchema", "Table", "inspect_schema", "table_expr", "union_all", "verify_person_links"]
 

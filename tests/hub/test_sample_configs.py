@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from adapters.node.config import load_node_config
-from hub.settings import load_settings
+from hyperfed.adapters.node.config import load_node_config
+from hyperfed.hub.settings import load_settings
 
 CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "config"
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ontology import Ontology
+from hyperfed.ontology import Ontology
 
 EUCAIM_CSV = "reference/eucaim/eucaim_hyperontology_concepts.csv"
 

@@ -10,8 +10,8 @@ import pytest
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import RDF, SKOS
 
-from adapters.hql.bindings import CodesBinding, Unexpressible
-from ontology import Ontology, OntologyInvalid, eucaim_csv_to_turtle
+from hyperfed.adapters.hql.bindings import CodesBinding, Unexpressible
+from hyperfed.ontology import Ontology, OntologyInvalid, eucaim_csv_to_turtle
 
 EUCAIM = "https://cancerimage.eu/ontology/EUCAIM#"
 ALT = "https://hyperontology.eucaim.cancerimage.eu/#"
@@ -53,7 +53,7 @@ def test_csv_is_the_expected_release(rows: list[dict[str, str]]) -> None:
 def test_every_packaged_eucaim_concept_matches_the_csv(rows: list[dict[str, str]]) -> None:
     by_iri = {r["iri"]: r for r in rows}
     graph = Graph()
-    graph.parse(data=files("ontology").joinpath("data", "hyperfed.ttl").read_text("utf-8"))
+    graph.parse(data=files("hyperfed.ontology").joinpath("data", "hyperfed.ttl").read_text("utf-8"))
     packaged = [c for c in graph.subjects(RDF.type, SKOS.Concept) if str(c).startswith(EUCAIM)]
     assert len(packaged) >= 40
     for concept in packaged:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from adapters.hql.model import Code
-from ontology import ConceptInfo, Ontology, OntologyError, UnknownConcept
+from hyperfed.adapters.hql.model import Code
+from hyperfed.ontology import ConceptInfo, Ontology, OntologyError, UnknownConcept
 
 HF = "https://w3id.org/hyperfed/ontology#"
 EUCAIM = "https://cancerimage.eu/ontology/EUCAIM#"

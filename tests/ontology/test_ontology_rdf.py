@@ -14,7 +14,7 @@ from rdflib import Graph, Literal, Namespace, URIRef
 from rdflib.compare import isomorphic
 from rdflib.namespace import DCTERMS, OWL, RDF, SKOS
 
-from ontology import Ontology, SparqlRejected
+from hyperfed.ontology import Ontology, SparqlRejected
 
 HF = Namespace("https://w3id.org/hyperfed/ontology#")
 EUCAIM = "https://cancerimage.eu/ontology/EUCAIM#"
@@ -24,7 +24,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def packaged_bytes() -> bytes:
-    return files("ontology").joinpath("data", "hyperfed.ttl").read_bytes()
+    return files("hyperfed.ontology").joinpath("data", "hyperfed.ttl").read_bytes()
 
 
 @pytest.fixture(scope="module")
@@ -35,16 +35,17 @@ def graph(packaged_bytes: bytes) -> Graph:
 
 
 def test_packaged_turtle_is_package_data() -> None:
-    resource = files("ontology").joinpath("data", "hyperfed.ttl")
+    resource = files("hyperfed.ontology").joinpath("data", "hyperfed.ttl")
     assert resource.is_file()
     assert (REPO_ROOT / "ontology" / "data" / "hyperfed.ttl").is_file()
 
 
 def test_wheel_contains_the_turtle(tmp_path: Path) -> None:
-    wheel = pytest.importorskip("hatchling.builders.wheel")
-    built = wheel.WheelBuilder(str(REPO_ROOT)).build(directory=str(tmp_path), versions=["standard"])
+    from hatchling.builders.wheel import WheelBuilder
+
+    built = WheelBuilder(str(REPO_ROOT)).build(directory=str(tmp_path), versions=["standard"])
     names = zipfile.ZipFile(next(iter(built))).namelist()
-    assert "ontology/data/hyperfed.ttl" in names
+    assert "hyperfed/ontology/data/hyperfed.ttl" in names
 
 
 def test_both_parsers_agree(graph: Graph, packaged_bytes: bytes) -> None:

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from adapters.hql.bindings import (
+from hyperfed.adapters.hql.bindings import (
     Binding,
     CodesBinding,
     DicomBinding,
@@ -20,8 +20,8 @@ from adapters.hql.bindings import (
     SexBinding,
     Unexpressible,
 )
-from adapters.hql.model import Code
-from ontology import MODELS, Ontology, UnsupportedModel
+from hyperfed.adapters.hql.model import Code
+from hyperfed.ontology import MODELS, Ontology, UnsupportedModel
 
 SCT = "http://snomed.info/sct"
 LOINC = "http://loinc.org"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ontology import Ontology, UnknownCategory
+from hyperfed.ontology import Ontology, UnknownCategory
 
 
 def curies(onto: Ontology, text: str, category: str | None = None) -> list[str]:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from adapters.hql.bindings import CodesBinding, Unexpressible
-from adapters.hql.model import Code
-from ontology import Ontology, OntologyError, OntologyInvalid
+from hyperfed.adapters.hql.bindings import CodesBinding, Unexpressible
+from hyperfed.adapters.hql.model import Code
+from hyperfed.ontology import Ontology, OntologyError, OntologyInvalid
 
 PREFIXES = """\
 @prefix hf: <https://w3id.org/hyperfed/ontology#> .

@@ -8,13 +8,13 @@ import datetime as dt
 import pytest
 import sqlglot
 
-from adapters.hql.bindings import CodesBinding, EveryoneBinding, SexBinding, Unexpressible
-from adapters.hql.canonical import canonicalize
-from adapters.hql.model import Code, Query
-from adapters.omop.plans import compile_count
-from adapters.omop.schema import CdmSchema, Table
-from adapters.omop.tables import EVENT_TABLES, PERSON_COLUMNS
-from adapters.omop.vocab import CodeRef, ResolvedCode, VocabLookup
+from hyperfed.adapters.hql.bindings import CodesBinding, EveryoneBinding, SexBinding, Unexpressible
+from hyperfed.adapters.hql.canonical import canonicalize
+from hyperfed.adapters.hql.model import Code, Query
+from hyperfed.adapters.omop.plans import compile_count
+from hyperfed.adapters.omop.schema import CdmSchema, Table
+from hyperfed.adapters.omop.tables import EVENT_TABLES, PERSON_COLUMNS
+from hyperfed.adapters.omop.vocab import CodeRef, ResolvedCode, VocabLookup
 
 SNOMED = "http://snomed.info/sct"
 LOINC = "http://loinc.org"

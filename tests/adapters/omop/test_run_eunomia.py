@@ -11,10 +11,10 @@ from typing import Any
 import duckdb
 import pytest
 
-from adapters.hql.bindings import EveryoneBinding, SexBinding
-from adapters.hql.canonical import canonicalize
-from adapters.hql.model import Query
-from adapters.omop import OmopAdapter
+from hyperfed.adapters.hql.bindings import EveryoneBinding, SexBinding
+from hyperfed.adapters.hql.canonical import canonicalize
+from hyperfed.adapters.hql.model import Query
+from hyperfed.adapters.omop import OmopAdapter
 from tests.adapters.omop.battery import (
     ASPIRIN_PERSONS,
     BIRTH,

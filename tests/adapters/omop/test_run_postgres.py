@@ -11,9 +11,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from adapters.hql.canonical import canonicalize
-from adapters.hql.model import Query
-from adapters.omop import OmopAdapter
+from hyperfed.adapters.hql.canonical import canonicalize
+from hyperfed.adapters.hql.model import Query
+from hyperfed.adapters.omop import OmopAdapter
 from tests.adapters.omop import pgload
 from tests.adapters.omop.battery import CASES, Case
 from tests.adapters.omop.test_run_eunomia import BINDINGS

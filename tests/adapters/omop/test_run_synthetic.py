@@ -13,11 +13,11 @@ import duckdb
 import psycopg
 import pytest
 
-from adapters.hql.bindings import SexBinding
-from adapters.hql.canonical import canonicalize
-from adapters.hql.model import Query
-from adapters.omop import OmopAdapter
-from adapters.synth import SynthSpec, write_omop_duckdb, write_omop_postgres
+from hyperfed.adapters.hql.bindings import SexBinding
+from hyperfed.adapters.hql.canonical import canonicalize
+from hyperfed.adapters.hql.model import Query
+from hyperfed.adapters.omop import OmopAdapter
+from hyperfed.synth import SynthSpec, write_omop_duckdb, write_omop_postgres
 
 SPEC = SynthSpec(persons=4000, seed=7, hemoglobin_g_per_l_share=0.4, cancer_scale=3.0)
 SNOMED = "http://snomed.info/sct"

@@ -6,8 +6,8 @@ from os import PathLike
 from pathlib import Path
 from types import MappingProxyType
 
-from adapters.synth.spec import Summary, SynthSpec
-from adapters.synth.writers import write_omop_duckdb
+from hyperfed.synth.spec import Summary, SynthSpec
+from hyperfed.synth.writers import write_omop_duckdb
 
 __all__ = ["DEMO_SITES", "write_demo_sites"]
 

@@ -1,4 +1,4 @@
-"""Errors raised by the synthetic generator (the tree is drawn in `adapters.synth`)."""
+"""Errors raised by the synthetic generator (the tree is drawn in `hyperfed.synth`)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ __all__ = ["SynthError", "SynthSpecError", "SynthWriteError"]
 
 
 class SynthError(Exception):
-    """Base of every error raised by `adapters.synth`."""
+    """Base of every error raised by `hyperfed.synth`."""
 
 
 class SynthSpecError(SynthError, ValueError):

@@ -6,7 +6,7 @@ same spec always gives the same rows. Writers store it as OMOP CDM 5.4 or 5.3 ta
 small vocabulary (CONCEPT, CONCEPT_ANCESTOR, CONCEPT_RELATIONSHIP, VOCABULARY, DOMAIN) and
 CDM_SOURCE, in DuckDB or PostgreSQL. Later writers (FHIR, SDTM, DICOM) reuse the population.
 
-    from adapters.synth import SynthSpec, write_omop_duckdb
+    from hyperfed.synth import SynthSpec, write_omop_duckdb
     summary = write_omop_duckdb(SynthSpec(persons=20_000, seed=1), "site_a.duckdb")
 
 Errors::
@@ -18,13 +18,13 @@ Errors::
 Modules: `spec` (SynthSpec, Summary), `catalogue` (clinical items and disease parameters),
 `vocabulary` (OMOP concepts, hierarchy, mappings), `population` and `events` (the population as
 SQL), `omop_schema` (our compact DDL), `omop` (population -> OMOP rows), `writers` (DuckDB,
-PostgreSQL), `demo` (the two demo sites), `cli` (`python -m adapters.synth`).
+PostgreSQL), `demo` (the two demo sites), `cli` (`hyperfed generate ...`).
 """
 
-from adapters.synth.demo import DEMO_SITES, write_demo_sites
-from adapters.synth.errors import SynthError, SynthSpecError, SynthWriteError
-from adapters.synth.spec import MAX_PERSONS, CdmVersion, Summary, SynthSpec
-from adapters.synth.writers import ALL_TABLES, write_omop_duckdb, write_omop_postgres
+from hyperfed.synth.demo import DEMO_SITES, write_demo_sites
+from hyperfed.synth.errors import SynthError, SynthSpecError, SynthWriteError
+from hyperfed.synth.spec import MAX_PERSONS, CdmVersion, Summary, SynthSpec
+from hyperfed.synth.writers import ALL_TABLES, write_omop_duckdb, write_omop_postgres
 
 __all__ = [
     "ALL_TABLES",
@@ -36,15 +36,7 @@ __all__ = [
     "SynthSpec",
     "SynthSpecError",
     "SynthWriteError",
-    "main",
     "write_demo_sites",
     "write_omop_duckdb",
     "write_omop_postgres",
 ]
-
-
-def main(argv: list[str] | None = None) -> int:
-    """The command line (`python -m adapters.synth --help`)."""
-    from adapters.synth.cli import main as cli_main
-
-    return cli_main(argv)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
 
-from adapters.synth.errors import SynthSpecError
+from hyperfed.synth.errors import SynthSpecError
 
 __all__ = ["MAX_PERSONS", "CdmVersion", "Summary", "SynthSpec"]
 

@@ -11,14 +11,14 @@ catalogue item numbers, and the OMOP writer maps both to concepts. Objects creat
 temporary, in the writer's connection):
 
 - `pop_person` (table): one row per person with the person-level draws the views reuse;
-- `pop_period`, `pop_visit`, `pop_death` (views) and the event views of `adapters.synth.events`.
+- `pop_period`, `pop_visit`, `pop_death` (views) and the event views of `hyperfed.synth.events`.
 """
 
 from __future__ import annotations
 
 from datetime import date
 
-from adapters.synth.catalogue import (
+from hyperfed.synth.catalogue import (
     AGE_KNOTS,
     CANCERS,
     CHRONIC,
@@ -29,7 +29,7 @@ from adapters.synth.catalogue import (
     UTILISATION,
     calibrate,
 )
-from adapters.synth.spec import SynthSpec
+from hyperfed.synth.spec import SynthSpec
 
 __all__ = [
     "ACUTE_RATE",

@@ -2,7 +2,7 @@
 
 Every view has `person_id`, an ordering key `(s, k1, k2)` unique within the person (the writers
 number rows in that order), the item, the date and the `visit_id` of the visit it belongs to.
-Events are placed on visits (see `adapters.synth.population`), so all of them fall inside an
+Events are placed on visits (see `hyperfed.synth.population`), so all of them fall inside an
 observation period, after birth and not after death.
 
 - `pop_condition`: chronic conditions (onset, then re-coded at later visits), acute episodes,
@@ -16,9 +16,9 @@ observation period, after birth and not after death.
 
 from __future__ import annotations
 
-from adapters.synth.catalogue import ACUTE, CANCERS, CHRONIC, COMMON_DRUGS, ITEM_NO
-from adapters.synth.population import STREAM, dbl
-from adapters.synth.spec import SynthSpec
+from hyperfed.synth.catalogue import ACUTE, CANCERS, CHRONIC, COMMON_DRUGS, ITEM_NO
+from hyperfed.synth.population import STREAM, dbl
+from hyperfed.synth.spec import SynthSpec
 
 __all__ = ["event_sql"]
 

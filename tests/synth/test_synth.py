@@ -8,8 +8,9 @@ from pathlib import Path
 import duckdb
 import psycopg
 import pytest
+from typer.testing import CliRunner
 
-from adapters.synth import (
+from hyperfed.synth import (
     ALL_TABLES,
     Summary,
     SynthSpec,
@@ -18,9 +19,9 @@ from adapters.synth import (
     write_omop_duckdb,
     write_omop_postgres,
 )
-from adapters.synth.cli import main as cli_main
-from adapters.synth.omop import clinical_select_sql
-from adapters.synth.omop_schema import CLINICAL_TABLES, columns
+from hyperfed.synth.cli import app as cli_app
+from hyperfed.synth.omop import clinical_select_sql
+from hyperfed.synth.omop_schema import CLINICAL_TABLES, columns
 
 SPEC = SynthSpec(persons=2_000, seed=7, hemoglobin_g_per_l_share=0.3)
 
@@ -443,12 +444,15 @@ def test_select_sql_follows_the_version_columns() -> None:
             assert select.count(",\n  ") == len(columns(table, version)) - 1, (version, table)
 
 
-def test_cli_writes_a_site(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_writes_a_site(tmp_path: Path) -> None:
     path = tmp_path / "cli.duckdb"
-    assert cli_main(["--persons", "30", "--seed", "2", "--duckdb", str(path)]) == 0
-    assert "person" in capsys.readouterr().out
-    assert cli_main(["--persons", "30", "--duckdb", str(path)]) == 2  # exists, no --replace
-    assert "already exists" in capsys.readouterr().err
+    runner = CliRunner()
+    first = runner.invoke(cli_app, ["omop", "--persons", "30", "--seed", "2", "--out", str(path)])
+    assert first.exit_code == 0, first.output
+    assert "person" in first.stdout
+    again = runner.invoke(cli_app, ["omop", "--persons", "30", "--out", str(path)])
+    assert again.exit_code == 2  # exists, no --replace
+    assert "already exists" in again.stderr
 
 
 # -- PostgreSQL ----------------------------------------------------------------------------
@@ -489,7 +493,7 @@ def test_postgres_writer_matches_duckdb(pg_dsn: str, site: tuple[Path, Summary])
 
 def test_event_order_keys_are_unique() -> None:
     """Row ids are numbered by (person_id, s, k1, k2): ties would make ids nondeterministic."""
-    from adapters.synth.writers import generate_population
+    from hyperfed.synth.writers import generate_population
 
     with duckdb.connect() as con:
         generate_population(con, SynthSpec(persons=500, seed=11, cancer_scale=5.0))

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from adapters.synth import vocabulary as voc
-from adapters.synth.catalogue import ITEMS
-from adapters.synth.omop_schema import VOCABULARY_TABLES, columns
-from adapters.synth.spec import SynthSpec
+from hyperfed.synth import vocabulary as voc
+from hyperfed.synth.catalogue import ITEMS
+from hyperfed.synth.omop_schema import VOCABULARY_TABLES, columns
+from hyperfed.synth.spec import SynthSpec
 
 __all__ = [
     "EHR",
@@ -255,10 +255,10 @@ def vocabulary_rows(spec: SynthSpec) -> dict[str, list[tuple[object, ...]]]:
         "cdm_holder": "Hyperfed synthetic data generator",
         "source_description": (
             f"Deterministic synthetic population: {spec.persons} persons, seed {spec.seed}, "
-            f"{spec.start_year}-{spec.end_year} (adapters.synth)"
+            f"{spec.start_year}-{spec.end_year} (hyperfed.synth)"
         ),
         "source_documentation_reference": None,
-        "cdm_etl_reference": "adapters.synth",
+        "cdm_etl_reference": "hyperfed.synth",
         "source_release_date": release,
         "cdm_release_date": release,
         "cdm_version": spec.cdm_version,

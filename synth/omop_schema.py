@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from adapters.synth.spec import CdmVersion
+from hyperfed.synth.spec import CdmVersion
 
 __all__ = [
     "CLINICAL_TABLES",

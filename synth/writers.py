@@ -20,10 +20,10 @@ import duckdb
 import psycopg
 from psycopg import sql as pgsql
 
-from adapters.synth.errors import SynthWriteError
-from adapters.synth.events import event_sql
-from adapters.synth.omop import clinical_select_sql, item_concept_sql, vocabulary_rows
-from adapters.synth.omop_schema import (
+from hyperfed.synth.errors import SynthWriteError
+from hyperfed.synth.events import event_sql
+from hyperfed.synth.omop import clinical_select_sql, item_concept_sql, vocabulary_rows
+from hyperfed.synth.omop_schema import (
     CLINICAL_TABLES,
     VOCABULARY_TABLES,
     columns,
@@ -32,8 +32,8 @@ from adapters.synth.omop_schema import (
     quote,
     table_name,
 )
-from adapters.synth.population import person_sql, setup_sql, visit_sql
-from adapters.synth.spec import Summary, SynthSpec
+from hyperfed.synth.population import person_sql, setup_sql, visit_sql
+from hyperfed.synth.spec import Summary, SynthSpec
 
 __all__ = ["ALL_TABLES", "generate_population", "write_omop_duckdb", "write_omop_postgres"]
 
