@@ -1,41 +1,44 @@
 """The adapter contract: what every data-model package (omop/, fhir/, sdtm/, dicom/) offers.
 
-An adapter compiles a bound query into its native query, runs it where the data lives and
-returns *exact* counts — which never leave the node: the node service protects them with
-`adapters.disclosure` before anything is returned. Capabilities are class constants
-(DESIGN principle 3), and adapters are found by name through the `hyperfed.adapters`
-entry point group (`load_adapter_class`).
+An adapter is a template (`Adapter`): `count()` is `compile()` then `run()`, and `explain()`
+shows the compiled native query with its notes. A new data model implements four things:
 
-Errors::
+- `from_source(source, **options)` (classmethod): open the data source;
+- `compile(query, bindings, deadline)`: the native query, as a `NativeQuery` (usually
+  built with a `hyperfed.adapters.compiler.CriterionCompiler`), pure;
+- `run(native, deadline)`: run it where the data lives, returning *exact* counts — which
+  never leave the node: the node service protects them with `hyperfed.adapters.disclosure`;
+- `describe()`: facts about the source for operators (never patient-level).
 
-    AdapterError
-    ├── UnknownAdapter       no adapter of that name (lists the valid names)
-    └── SourceError          (adapters.omop.runner) the data source cannot be read
+and declares, as class constants, its name (`MODEL`), its capabilities (`SUPPORTS_*`, see
+`hyperfed.adapters.features`), any binding kinds of its own (`BINDING_KINDS`) and its
+options model (`OPTIONS`). It is registered by an entry point in `hyperfed.adapters`
+(`hyperfed.adapters.registry`). Optional hooks: `query_problems` (model-specific checks the
+hub runs before fan-out), `resolve_source` (config-relative paths), `cli` (commands
+`hyperfed <model> ...`), `close`.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
-from typing import ClassVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from hyperfed.adapters.hql.bindings import Bindings
-from hyperfed.adapters.hql.model import Query
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from hyperfed.adapters.deadline import Deadline
+from hyperfed.adapters.errors import SourceError
+from hyperfed.adapters.features import FEATURES
+from hyperfed.adapters.hql.bindings import BindingBase, Bindings
+from hyperfed.adapters.hql.model import Query, dated
 from hyperfed.adapters.protocol import UnsupportedCriterion
 
-__all__ = ["Adapter", "AdapterError", "ExactCount", "UnknownAdapter", "load_adapter_class"]
+if TYPE_CHECKING:
+    import typer
 
-
-class AdapterError(Exception):
-    """Base of adapter errors."""
-
-
-class UnknownAdapter(AdapterError):
-    def __init__(self, name: str, valid: list[str]) -> None:
-        self.name = name
-        super().__init__(f"unknown data model {name!r}; valid models: {', '.join(valid)}")
+__all__ = ["Adapter", "AdapterOptions", "ExactCount", "NativeQuery"]
 
 
 @dataclass
@@ -49,38 +52,102 @@ class ExactCount:
     notes: list[str] = field(default_factory=list)
 
 
+@dataclass
+class NativeQuery:
+    """What `compile()` returns: the model's native query plus what the compiler learnt.
+
+    `unsupported` non-empty means the query cannot be counted here (nothing runs);
+    `strata` names the dimensions of a stratified count, in order."""
+
+    unsupported: list[UnsupportedCriterion] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    strata: tuple[str, ...] = ()
+    COMMENT: ClassVar[str] = "--"
+    """how a note line starts in `explain()` output (SQL comments by default)."""
+
+    def text(self) -> str:
+        """The native query as an operator reads it (SQL, HTTP requests ...)."""
+        raise NotImplementedError
+
+
+class AdapterOptions(BaseModel):
+    """Options of a data source (`[adapter]` in the node config, CLI flags); a model
+    extends this with its own fields. Unknown options are refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
 class Adapter(ABC):
     MODEL: ClassVar[str]
+    TITLE: ClassVar[str] = ""
     SUPPORTS_TEMPORAL: ClassVar[bool] = False
     SUPPORTS_RELATIVE_WINDOWS: ClassVar[bool] = False
     SUPPORTS_VALUES: ClassVar[bool] = False
     SUPPORTS_OCCURRENCES: ClassVar[bool] = False
     SUPPORTS_DESCENDANTS: ClassVar[bool] = False
     SUPPORTS_STRATIFY: ClassVar[bool] = False
+    SUPPORTS_BODY_SITE: ClassVar[bool] = False
+    SUPPORTS_ATTRIBUTES: ClassVar[bool] = False
+    BINDING_KINDS: ClassVar[tuple[type[BindingBase], ...]] = ()
+    OPTIONS: ClassVar[type[AdapterOptions]] = AdapterOptions
+
+    # -- declarations ----------------------------------------------------------------------
+    @classmethod
+    def declared_features(cls) -> dict[str, bool]:
+        """What the model can evaluate: its `SUPPORTS_*` constants, by feature name."""
+        return {f.name: bool(getattr(cls, f.constant)) for f in FEATURES}
+
+    def features(self) -> dict[str, bool]:
+        """What this adapter can evaluate on its source: the declared features, which an
+        instance may narrow (e.g. a source without a terminology hierarchy)."""
+        return self.declared_features()
 
     @classmethod
-    def features(cls) -> dict[str, bool]:
-        return {
-            "temporal": cls.SUPPORTS_TEMPORAL,
-            "relative_windows": cls.SUPPORTS_RELATIVE_WINDOWS,
-            "values": cls.SUPPORTS_VALUES,
-            "occurrences": cls.SUPPORTS_OCCURRENCES,
-            "descendants": cls.SUPPORTS_DESCENDANTS,
-            "stratify": cls.SUPPORTS_STRATIFY,
-        }
+    def options(cls, values: Mapping[str, Any] | None = None) -> AdapterOptions:
+        """Validate source options; `SourceError` names the offending option."""
+        try:
+            return cls.OPTIONS.model_validate(dict(values or {}))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(x) for x in first["loc"]) or "options"
+            raise SourceError(f"{cls.MODEL} option {where}: {first['msg']}") from exc
 
     @classmethod
+    def resolve_source(cls, source: str, base_dir: Path) -> str:
+        """`source` with a relative file path made absolute against `base_dir` (the node
+        config's folder). URLs (`scheme://...`) are left as they are."""
+        if "://" in source:
+            return source
+        path = Path(source).expanduser()
+        return str(path if path.is_absolute() else (base_dir / path).resolve())
+
+    @classmethod
+    def query_problems(cls, query: Query) -> list[dict[str, Any]]:
+        """Model-specific problems of a query the hub refuses with 422 before fan-out (each
+        with `path`, `message`, `value`); none by default."""
+        return []
+
+    @classmethod
+    def cli(cls) -> typer.Typer | None:
+        """Commands of this model, mounted as `hyperfed <MODEL> ...`; none by default."""
+        return None
+
+    # -- what a model implements -------------------------------------------------------------
+    @classmethod
     @abstractmethod
-    def from_source(cls, url: str, schema: str | None = None) -> Adapter:
-        """Open the adapter on a data source URL (e.g. duckdb:///path, postgresql://...)."""
+    def from_source(cls, source: str, **options: Any) -> Adapter:
+        """Open the adapter on a data source (a URL or path); `options` as `cls.options()`
+        validates them. Raises `SourceError` when the source cannot be used."""
 
     @abstractmethod
-    def count(
-        self, query: Query, bindings: Bindings, as_of: dt.date, timeout_s: float | None = None
-    ) -> ExactCount: ...
+    def compile(
+        self, query: Query, bindings: Bindings, deadline: Deadline | None = None
+    ) -> NativeQuery:
+        """The native query for a dated query (pure given what the adapter inspected)."""
 
     @abstractmethod
-    def explain(self, query: Query, bindings: Bindings, as_of: dt.date) -> str: ...
+    def run(self, native: NativeQuery, deadline: Deadline | None = None) -> ExactCount:
+        """Exact counts (`total`, and `strata` keyed by labels in `native.strata` order)."""
 
     @abstractmethod
     def describe(self) -> list[str]:
@@ -89,17 +156,27 @@ class Adapter(ABC):
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
 
+    # -- the template ------------------------------------------------------------------------
+    def count(
+        self, query: Query, bindings: Bindings, deadline: Deadline | None = None
+    ) -> ExactCount:
+        """compile() then run(); an unsupported criterion gives no count at all."""
+        native = self.compile(dated(query), bindings, deadline)
+        if native.unsupported:
+            return ExactCount(None, unsupported=native.unsupported, notes=native.notes)
+        if deadline is not None:
+            deadline.check()
+        result = self.run(native, deadline)
+        notes = list(dict.fromkeys([*native.notes, *result.notes]))
+        return ExactCount(result.total, result.strata, native.strata, [], notes)
 
-def load_adapter_class(name: str) -> type[Adapter]:
-    eps = {ep.name: ep for ep in entry_points(group="hyperfed.adapters")}
-    if name not in eps:
-        builtin: dict[str, str] = {"omop": "adapters.omop:OmopAdapter"}
-        if name in builtin:
-            module, _, attr = builtin[name].partition(":")
-            cls = getattr(__import__(module, fromlist=[attr]), attr)
-            return cls
-        raise UnknownAdapter(name, sorted({*eps, *builtin}))
-    loaded = eps[name].load()
-    if not (isinstance(loaded, type) and issubclass(loaded, Adapter)):
-        raise AdapterError(f"entry point {name!r} does not name an Adapter class")
-    return loaded
+    def explain(self, query: Query, bindings: Bindings) -> str:
+        """The native query this adapter would run, after its notes (and, when it cannot
+        count, the unsupported criteria instead)."""
+        native = self.compile(dated(query), bindings, None)
+        c = native.COMMENT
+        head = [f"{c} {n}" for n in native.notes]
+        if native.unsupported:
+            head += [f"{c} unsupported {u.path}: {u.reason}" for u in native.unsupported]
+            return "\n".join(head)
+        return "\n".join([*head, native.text()])

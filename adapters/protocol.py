@@ -56,12 +56,14 @@ class Capabilities(BaseModel):
 
 
 class CountRequest(BaseModel):
-    """A query in canonical form with the bindings of its concepts for the node's model."""
+    """A query in canonical form with the bindings of its concepts for the node's model,
+    and the time the hub waits for the answer (the node stops working when it passes)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     query: Query
     bindings: Bindings = {}
+    deadline_ms: Annotated[int | None, Field(ge=1, le=3_600_000)] = None
 
 
 class UnsupportedCriterion(BaseModel):

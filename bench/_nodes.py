@@ -9,8 +9,7 @@ from pathlib import Path
 
 import uvicorn
 
-from hyperfed.adapters.node import NodeService, create_node_app, load_node_config
-from hyperfed.adapters.omop import OmopAdapter
+from hyperfed.adapters.node import create_node_app, load_node_config, open_node
 from hyperfed.hub.demo import serve_all
 
 
@@ -18,8 +17,7 @@ def main() -> None:
     work = Path(sys.argv[1])
     servers = []
     for i, port in enumerate(int(p) for p in sys.argv[2:]):
-        config = load_node_config(work / f"n{i}.toml")
-        service = NodeService(config, OmopAdapter.from_source(config.resolved_source()))
+        service = open_node(load_node_config(work / f"n{i}.toml"))
         servers.append(
             uvicorn.Config(
                 create_node_app(service), host="127.0.0.1", port=port, log_level="warning"

@@ -129,7 +129,7 @@ def run(
         )
         query = canonicalize(Query.model_validate(prepared.query.model_dump(by_alias=True)))
         t = time.perf_counter()
-        compiled = adapter.compile(query, prepared.bindings["omop"], AS_OF)
+        compiled = adapter.compile(query, prepared.bindings["omop"])
         compile_ms = (time.perf_counter() - t) * 1000
         generated = compiled.render(adapter.runner.dialect)
         optimal = optimal_template.format(**ids)

@@ -23,8 +23,7 @@ from fastapi import FastAPI
 from rich.console import Console
 
 from hyperfed.adapters.disclosure import Policy
-from hyperfed.adapters.node import NodeService, create_node_app, load_node_config
-from hyperfed.adapters.omop import OmopAdapter
+from hyperfed.adapters.node import create_node_app, load_node_config, open_node
 from hyperfed.hub.app import create_app
 from hyperfed.hub.settings import load_settings
 
@@ -119,8 +118,7 @@ def build_apps(data_dir: Path, host: str, port: int) -> list[tuple[FastAPI, int]
     hub_toml = prepare_demo(data_dir, host, port)
     apps = [(create_app(load_settings(hub_toml)), port)]
     for i, site in enumerate(SITES, start=1):
-        config = load_node_config(data_dir / f"{site.id}.toml")
-        service = NodeService(config, OmopAdapter.from_source(config.resolved_source()))
+        service = open_node(load_node_config(data_dir / f"{site.id}.toml"))
         apps.append((create_node_app(service), port + i))
     return apps
 

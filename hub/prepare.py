@@ -6,18 +6,21 @@ canonical form -> bindings of every concept for each data model in the federatio
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
-from hyperfed.adapters.hql.bindings import Bindings, EveryoneBinding, SexBinding
+from hyperfed.adapters.errors import UnknownAdapter
+from hyperfed.adapters.hql.bindings import Bindings, PersonBinding, person_concept_misuse
 from hyperfed.adapters.hql.canonical import canonicalize, query_key
 from hyperfed.adapters.hql.errors import Problem, validation_problems
-from hyperfed.adapters.hql.model import Query
+from hyperfed.adapters.hql.model import Code, Query, dated
 from hyperfed.adapters.hql.systems import UnknownSystem, canonical_system
 from hyperfed.adapters.hql.walk import iter_events
+from hyperfed.adapters.registry import load_adapter_class
 from hyperfed.adapters.units import UnknownUnit, unit
 from hyperfed.ontology import Ontology, UnknownConcept
 
@@ -39,16 +42,21 @@ class Prepared:
     bindings: dict[str, Bindings]
 
 
-def _check(query: Query, ontology: Ontology) -> list[Problem]:
+def _system(code: Code | None, path: str) -> list[Problem]:
+    if code is None:
+        return []
+    try:
+        canonical_system(code.system)
+    except UnknownSystem as exc:
+        return [{"path": f"{path}.system", "message": str(exc), "value": code.system}]
+    return []
+
+
+def _check(query: Query, ontology: Ontology, models: set[str]) -> list[Problem]:
     problems: list[Problem] = []
     for path, e in iter_events(query.criteria):
-        if e.code is not None:
-            try:
-                canonical_system(e.code.system)
-            except UnknownSystem as exc:
-                problems.append(
-                    {"path": f"{path}.code.system", "message": str(exc), "value": e.code.system}
-                )
+        problems += _system(e.code, f"{path}.code")
+        problems += _system(e.body_site, f"{path}.body_site")
         if e.concept is not None:
             try:
                 ontology.expand(e.concept)
@@ -62,18 +70,12 @@ def _check(query: Query, ontology: Ontology) -> list[Problem]:
                     }
                 )
                 continue
-            demographic = isinstance(
-                ontology.resolve(e.concept, "omop"), SexBinding | EveryoneBinding
+            person = any(
+                isinstance(ontology.resolve(e.concept, m), PersonBinding) for m in ontology.models
             )
-            if demographic and e.has_filters:
-                problems.append(
-                    {
-                        "path": path,
-                        "value": e.concept,
-                        "message": f"{e.concept} describes a person, not an event: it takes no "
-                        "value, during, age, occurrences or within",
-                    }
-                )
+            misuse = person_concept_misuse(e) if person else None
+            if misuse is not None:
+                problems.append({"path": path, "value": e.concept, "message": misuse})
         if e.value is not None and e.value.unit is not None:
             try:
                 unit(e.value.unit)
@@ -81,6 +83,10 @@ def _check(query: Query, ontology: Ontology) -> list[Problem]:
                 problems.append(
                     {"path": f"{path}.value.unit", "message": str(exc), "value": e.value.unit}
                 )
+    for model in sorted(models):  # what a node's model refuses (unknown DICOM keywords ...)
+        # a model not installed here is judged by its nodes themselves
+        with contextlib.suppress(UnknownAdapter):
+            problems += load_adapter_class(model).query_problems(query)
     return problems
 
 
@@ -89,12 +95,10 @@ def prepare(document: Any, ontology: Ontology, models: set[str], today: dt.date)
         query = Query.model_validate(document)
     except ValidationError as exc:
         raise QueryRejected(validation_problems(exc, document)) from exc
-    problems = _check(query, ontology)
+    problems = _check(query, ontology, models)
     if problems:
         raise QueryRejected(problems)
-    canonical = canonicalize(query, ontology.expand)
-    if canonical.as_of is None:
-        canonical = canonical.model_copy(update={"as_of": today})
+    canonical = dated(canonicalize(query, ontology.expand), today)
     bindings: dict[str, Bindings] = {m: {} for m in models}
     for _, e in iter_events(canonical.criteria):
         if e.concept is not None:

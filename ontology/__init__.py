@@ -15,7 +15,8 @@ Errors::
 
     OntologyError                       base of everything raised here
     ├── UnknownConcept (LookupError)    a reference names no concept; .ref, .suggestions
-    ├── UnsupportedModel (ValueError)   a data model other than omop, fhir, sdtm, dicom
+    ├── UnsupportedModel (ValueError)   a data model neither the data declares nor the
+    │                                   adapter registry knows
     ├── UnknownCategory (ValueError)    a category filter that is not a category key
     ├── OntologyInvalid (ValueError)    data that cannot be loaded: parse errors, mixed
     │                                   binding kinds for one model, two prefLabels, one
@@ -35,13 +36,12 @@ from hyperfed.ontology.errors import (
 from hyperfed.ontology.eucaim import eucaim_csv_to_turtle
 from hyperfed.ontology.loader import Ontology
 from hyperfed.ontology.sparql import SparqlResult
-from hyperfed.ontology.vocab import ALT_EUCAIM, EUCAIM, HF, MODELS, curie
+from hyperfed.ontology.vocab import ALT_EUCAIM, EUCAIM, HF, curie
 
 __all__ = [
     "ALT_EUCAIM",
     "EUCAIM",
     "HF",
-    "MODELS",
     "ConceptInfo",
     "Ontology",
     "OntologyError",

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from pyoxigraph import BlankNode, Literal, NamedNode, Quad
 
-from hyperfed.adapters.hql.bindings import Binding, Unexpressible
+from hyperfed.adapters.hql.bindings import BindingBase, Unexpressible
 from hyperfed.adapters.hql.model import Code
 from hyperfed.ontology.binding_rules import Props, merge_bindings, parse_binding, parse_code_node
 from hyperfed.ontology.errors import OntologyInvalid
@@ -22,7 +22,9 @@ from hyperfed.ontology.vocab import (
     HF,
     HF_BINDING,
     HF_CATEGORY_CLASS,
+    HF_DATA_MODEL,
     HF_EXTERNAL_CODE,
+    HF_MODEL_NAME,
     HF_ONTOLOGY,
     OWL_VERSION_INFO,
     RDF_TYPE,
@@ -77,6 +79,8 @@ class Index:
 
     version: str
     concepts: frozenset[str]
+    models: tuple[str, ...] = ()
+    """the data models bindings may name: those the data declares, then registered ones"""
     class_of: dict[str, str] = field(default_factory=dict)
     members: dict[str, tuple[str, ...]] = field(default_factory=dict)
     pref_label: dict[str, str] = field(default_factory=dict)
@@ -90,8 +94,8 @@ class Index:
     broader: dict[str, tuple[str, ...]] = field(default_factory=dict)
     narrower: dict[str, tuple[str, ...]] = field(default_factory=dict)
     descendants: dict[str, frozenset[str]] = field(default_factory=dict)
-    own: dict[tuple[str, str], Binding] = field(default_factory=dict)
-    resolved: dict[tuple[str, str], Binding] = field(default_factory=dict)
+    own: dict[tuple[str, str], BindingBase] = field(default_factory=dict)
+    resolved: dict[tuple[str, str], BindingBase] = field(default_factory=dict)
     by_lower_iri: dict[str, list[str]] = field(default_factory=dict)
     by_notation: dict[str, str] = field(default_factory=dict)
     by_key: dict[str, str] = field(default_factory=dict)
@@ -113,8 +117,11 @@ class Index:
                 yield prefix + code.code
 
 
-def build_index(triples: Triples) -> Index:
-    """Build and validate the indexes; raises `OntologyInvalid` on broken data."""
+def build_index(triples: Triples, registered: tuple[str, ...] = ()) -> Index:
+    """Build and validate the indexes; raises `OntologyInvalid` on broken data.
+
+    `registered` are the data models installed here (the adapter registry); bindings may
+    name them and the models the data declares (``hf:DataModel`` with ``hf:modelName``)."""
     concepts = frozenset(
         s
         for s, props in triples.items()
@@ -129,7 +136,15 @@ def build_index(triples: Triples) -> Index:
         raise OntologyInvalid(
             f"<{HF_ONTOLOGY}> needs exactly one owl:versionInfo, found {len(versions)}"
         )
-    index = Index(version=versions[0], concepts=concepts)
+    declared = [
+        t.value
+        for props in triples.values()
+        if HF_DATA_MODEL in _iris(props, RDF_TYPE)
+        for t in props.get(HF_MODEL_NAME, [])
+        if isinstance(t, Literal)
+    ]
+    models = tuple(dict.fromkeys([*declared, *registered]))
+    index = Index(version=versions[0], concepts=concepts, models=models)
     _labels(index, triples)
     _classes(index, triples)
     _categories(index, triples)
@@ -293,10 +308,10 @@ def _identifiers(index: Index, triples: Triples) -> None:
 
 
 def _bindings(index: Index, triples: Triples) -> None:
-    sources: dict[tuple[str, str], list[tuple[str, Binding]]] = defaultdict(list)
+    sources: dict[tuple[str, str], list[tuple[str, BindingBase]]] = defaultdict(list)
     for iri in sorted(index.concepts, key=_rep_order):
         for node in _node_keys(triples[iri], HF_BINDING):
-            spec = parse_binding(triples.get(node, {}), curie(iri))
+            spec = parse_binding(triples.get(node, {}), curie(iri), index.models)
             for model in spec.models:
                 sources[(index.class_of[iri], model)].append((curie(iri), spec.binding))
     for key, found in sources.items():
@@ -305,7 +320,7 @@ def _bindings(index: Index, triples: Triples) -> None:
         if isinstance(own, Unexpressible):
             index.resolved[(cls, model)] = own
             continue
-        parts: list[tuple[str, Binding]] = [(curie(cls), own)]
+        parts: list[tuple[str, BindingBase]] = [(curie(cls), own)]
         for child in sorted(index.descendants.get(cls, ())):
             child_binding = index.own.get((child, model))
             if child_binding is not None and not isinstance(child_binding, Unexpressible):

@@ -22,7 +22,7 @@ from pyoxigraph import (
     serialize,
 )
 
-from hyperfed.adapters.hql.bindings import Binding, Unexpressible
+from hyperfed.adapters.hql.bindings import BindingBase, Unexpressible
 from hyperfed.ontology.concept import ConceptInfo
 from hyperfed.ontology.errors import (
     OntologyInvalid,
@@ -34,7 +34,7 @@ from hyperfed.ontology.index import Index, build_index, collect
 from hyperfed.ontology.lookup import find_iri, suggestion_candidates, suggestions
 from hyperfed.ontology.search import SearchIndex
 from hyperfed.ontology.sparql import SparqlResult, run_query
-from hyperfed.ontology.vocab import ALT_EUCAIM, HF_ONTOLOGY, MODELS, PREFIXES, curie, normalise_iri
+from hyperfed.ontology.vocab import ALT_EUCAIM, HF_ONTOLOGY, PREFIXES, curie, normalise_iri
 
 __all__ = ["PACKAGED_TURTLE", "Ontology"]
 
@@ -104,9 +104,12 @@ class Ontology:
         quads = _packaged_quads()
         for path in extra_files:
             quads.extend(_file_quads(Path(path)))
+        from hyperfed.adapters.registry import model_names
+
         store = Store()
         store.extend(quads)
-        index = build_index(collect(store.quads_for_pattern(None, None, None, DefaultGraph())))
+        # the indexes read the quads in file order (declared data models keep theirs)
+        index = build_index(collect(dict.fromkeys(quads)), tuple(model_names()))
         return cls(store, index)
 
     # -- identity --------------------------------------------------------------------------
@@ -120,6 +123,14 @@ class Ontology:
     def categories(self) -> tuple[str, ...]:
         """The category keys (``sex``, ``condition``, ``modality`` ...)."""
         return tuple(sorted(self._index.categories))
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        """The data models concepts can be bound to: those the data declares, then the
+        registered ones (`hyperfed.adapters.registry`)."""
+        from hyperfed.adapters.registry import model_names
+
+        return tuple(dict.fromkeys([*self._index.models, *model_names()]))
 
     @property
     def concept_count(self) -> int:
@@ -167,14 +178,14 @@ class Ontology:
 
     # -- resolution ------------------------------------------------------------------------
 
-    def resolve(self, ref: str, model: str) -> Binding:
-        """The binding of concept `ref` in data model `model` (omop, fhir, sdtm, dicom).
+    def resolve(self, ref: str, model: str) -> BindingBase:
+        """The binding of concept `ref` in data model `model` (one of `models`).
 
         Exact matches share bindings; a concept's binding is merged with those of all its
         transitively narrower concepts. A concept without a binding of its own for `model`
         resolves to `Unexpressible` (its narrower concepts alone could undercount)."""
-        if model not in MODELS:
-            raise UnsupportedModel(model, MODELS)
+        if model not in self.models:
+            raise UnsupportedModel(model, self.models)
         iri = self.expand(ref)
         cls = self._index.class_of[iri]
         found = self._index.resolved.get((cls, model))
@@ -259,7 +270,7 @@ class Ontology:
             exact_matches=tuple([m for m in members if m != iri] + sorted(set(outside))),
             external_codes=external,
             search_keys=tuple(sorted(set(index.search_keys(external)))),
-            bindings={model: self.resolve(iri, model) for model in MODELS},
+            bindings={model: self.resolve(iri, model) for model in self.models},
         )
         self._info[iri] = info
         return info

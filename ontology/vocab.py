@@ -4,20 +4,21 @@ from __future__ import annotations
 
 from typing import Final
 
+from hyperfed.adapters.hql.bindings import HF_NS
+
 __all__ = [
     "ALT_EUCAIM",
     "EUCAIM",
     "EXTERNAL_SYSTEMS",
     "HF",
     "HF_ONTOLOGY",
-    "MODELS",
     "PREFIXES",
     "SEARCH_KEY_PREFIXES",
     "curie",
     "normalise_iri",
 ]
 
-HF: Final = "https://w3id.org/hyperfed/ontology#"
+HF: Final = HF_NS
 HF_ONTOLOGY: Final = "https://w3id.org/hyperfed/ontology"
 EUCAIM: Final = "https://cancerimage.eu/ontology/EUCAIM#"
 """EUCAIM's OWL class namespace: the canonical namespace of EUCAIM concepts here."""
@@ -42,9 +43,6 @@ PREFIXES: Final[dict[str, str]] = {
     "xsd": XSD,
 }
 
-MODELS: Final[tuple[str, ...]] = ("omop", "fhir", "sdtm", "dicom")
-"""The data models a concept can be bound to."""
-
 # Predicates ---------------------------------------------------------------------------------
 RDF_TYPE: Final = RDF + "type"
 SKOS_CONCEPT: Final = SKOS + "Concept"
@@ -62,14 +60,8 @@ HF_BINDING: Final = HF + "binding"
 HF_MODEL: Final = HF + "model"
 HF_SYSTEM: Final = HF + "system"
 HF_CODE: Final = HF + "code"
-HF_DICOM_KEYWORD: Final = HF + "dicomKeyword"
-HF_DICOM_VALUE: Final = HF + "dicomValue"
-HF_SDTM_DOMAIN: Final = HF + "sdtmDomain"
-HF_SDTM_VARIABLE: Final = HF + "sdtmVariable"
-HF_SDTM_TERM: Final = HF + "sdtmTerm"
-HF_SEX: Final = HF + "sex"
-HF_EVERYONE: Final = HF + "everyone"
-HF_UNEXPRESSIBLE: Final = HF + "unexpressible"
+HF_DATA_MODEL: Final = HF + "DataModel"
+HF_MODEL_NAME: Final = HF + "modelName"
 HF_EXTERNAL_CODE: Final = HF + "externalCode"
 HF_EUCAIM_DOMAIN: Final = HF + "eucaimDomain"
 

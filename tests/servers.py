@@ -56,13 +56,12 @@ def omop_node_app(
 ) -> Any:
     """A real node service (FastAPI app) over an OMOP DuckDB file."""
     from hyperfed.adapters.disclosure import Policy
-    from hyperfed.adapters.node import NodeService, create_node_app
+    from hyperfed.adapters.node import create_node_app, open_node
     from hyperfed.adapters.node.config import NodeConfig, NodeSettings
-    from hyperfed.adapters.omop import OmopAdapter
 
     config = NodeConfig(
         node=NodeSettings(id=node_id, source=f"duckdb://{duckdb_file}"),
         policy=policy or Policy(),
         base_dir=base_dir,
     )
-    return create_node_app(NodeService(config, OmopAdapter.from_source(config.resolved_source())))
+    return create_node_app(open_node(config))

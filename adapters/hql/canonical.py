@@ -54,10 +54,16 @@ def _event(c: EventCriterion, expand: Expand) -> EventCriterion:
             days_before=c.within.days_before,
             days_after=c.within.days_after,
         )
+    body_site = None
+    if c.body_site is not None:
+        body_site = Code(
+            system=canonical_system(c.body_site.system).uri, code=c.body_site.code.strip()
+        )
     return c.model_copy(
         update={
             "concept": expand(c.concept) if c.concept is not None else None,
             "code": code,
+            "body_site": body_site,
             "occurrences": occurrences,
             "within": within,
         }

@@ -19,6 +19,12 @@ and a criterion is one of
         "within": {"of": <event>, "days_before": n, "days_after": m}
                                   the event starts between n days before and m days after
                                   the start of an event matching "of"
+        "body_site": {"system", "code"}   the same event's body site (imaging: the series')
+        "attributes": {"Keyword": v}      model-specific attributes of the same event, each a
+                                  value (equality), a list of values (any) or {"min", "max"}
+
+`dated(query)` fills in the reference date (`as_of`, today by default): the one place where
+it is defaulted.
 """
 
 from __future__ import annotations
@@ -40,6 +46,8 @@ __all__ = [
     "AgeRange",
     "AllCriterion",
     "AnyCriterion",
+    "AttributeRange",
+    "AttributeValue",
     "Code",
     "Criterion",
     "DateWindow",
@@ -50,6 +58,7 @@ __all__ = [
     "Stratify",
     "ValueRange",
     "Within",
+    "dated",
 ]
 
 
@@ -123,6 +132,32 @@ class Occurrences(_Frozen):
         return self
 
 
+class AttributeRange(_Frozen):
+    """Inclusive bounds on a numeric attribute (e.g. DICOM SliceThickness in mm)."""
+
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _bounds(self) -> AttributeRange:
+        if self.min is None and self.max is None:
+            raise ValueError("an attribute range needs 'min', 'max' or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"'min' ({self.min}) is greater than 'max' ({self.max})")
+        return self
+
+
+AttributeValue = (
+    Annotated[str, Field(min_length=1, max_length=256)]
+    | bool
+    | int
+    | float
+    | Annotated[list[Annotated[str, Field(min_length=1, max_length=256)]], Field(min_length=1)]
+    | AttributeRange
+)
+AttributeKey = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$")]
+
+
 class Within(_Frozen):
     """The event starts between `days_before` days before and `days_after` days after
     the start of an event matching `of` (same person)."""
@@ -146,6 +181,11 @@ class EventCriterion(_Frozen):
     age: AgeRange | None = None
     occurrences: Occurrences | None = None
     within: Within | None = None
+    body_site: Code | None = None
+    attributes: Annotated[
+        dict[AttributeKey, AttributeValue] | None,
+        Field(min_length=1, max_length=32, examples=[{"Manufacturer": "SIEMENS"}]),
+    ] = None
 
     @model_validator(mode="after")
     def _one_reference(self) -> EventCriterion:
@@ -157,7 +197,15 @@ class EventCriterion(_Frozen):
     def has_filters(self) -> bool:
         return any(
             f is not None
-            for f in (self.value, self.during, self.age, self.occurrences, self.within)
+            for f in (
+                self.value,
+                self.during,
+                self.age,
+                self.occurrences,
+                self.within,
+                self.body_site,
+                self.attributes,
+            )
         )
 
 
@@ -269,6 +317,13 @@ class Query(_Frozen):
         dt.date | None,
         Field(description="reference date for ages; the hub fills in today's date"),
     ] = None
+
+
+def dated(query: Query, today: dt.date | None = None) -> Query:
+    """`query` with its reference date filled in (today, unless given)."""
+    if query.as_of is not None:
+        return query
+    return query.model_copy(update={"as_of": today or dt.date.today()})
 
 
 Within.model_rebuild()

@@ -1,4 +1,4 @@
-"""Terminology systems HQL understands: canonical URIs, accepted aliases, OMOP vocabulary ids.
+"""Terminology systems HQL understands: canonical URIs and accepted aliases.
 
 A `code` criterion names its system by canonical URI; common aliases ("SNOMED",
 "snomedct", "LOINC" ...) are accepted on input and normalised in the canonical form.
@@ -14,7 +14,6 @@ __all__ = [
     "System",
     "UnknownSystem",
     "canonical_system",
-    "system_for_omop_vocabulary",
 ]
 
 OMOP_CONCEPT_SYSTEM = "https://athena.ohdsi.org/search-terms/terms"
@@ -24,26 +23,23 @@ OMOP_CONCEPT_SYSTEM = "https://athena.ohdsi.org/search-terms/terms"
 class System:
     uri: str
     name: str
-    omop_vocabulary: str | None
     aliases: tuple[str, ...] = ()
 
 
 SYSTEMS: tuple[System, ...] = (
-    System("http://snomed.info/sct", "SNOMED CT", "SNOMED", ("snomed", "snomedct", "sct")),
-    System("http://loinc.org", "LOINC", "LOINC", ("loinc",)),
-    System("http://hl7.org/fhir/sid/icd-10", "ICD-10", "ICD10", ("icd10", "icd-10")),
-    System("http://hl7.org/fhir/sid/icd-10-cm", "ICD-10-CM", "ICD10CM", ("icd10cm", "icd-10-cm")),
-    System(
-        "http://terminology.hl7.org/CodeSystem/icd-o-3", "ICD-O-3", "ICDO3", ("icdo3", "icd-o-3")
-    ),
-    System("http://www.nlm.nih.gov/research/umls/rxnorm", "RxNorm", "RxNorm", ("rxnorm",)),
-    System("http://dicom.nema.org/resources/ontology/DCM", "DICOM DCM", None, ("dcm", "dicom")),
-    System("http://radlex.org", "RadLex", None, ("radlex", "rid")),
-    System("http://ncicb.nci.nih.gov/xml/owl/EVS/Thesaurus.owl", "NCIt", "NCIt", ("ncit",)),
-    System("http://unitsofmeasure.org", "UCUM", "UCUM", ("ucum",)),
-    System("http://www.whocc.no/atc", "ATC", "ATC", ("atc",)),
-    System("http://hl7.org/fhir/sid/cvx", "CVX", "CVX", ("cvx",)),
-    System(OMOP_CONCEPT_SYSTEM, "OMOP concept id", None, ("omop",)),
+    System("http://snomed.info/sct", "SNOMED CT", ("snomed", "snomedct", "sct")),
+    System("http://loinc.org", "LOINC", ("loinc",)),
+    System("http://hl7.org/fhir/sid/icd-10", "ICD-10", ("icd10", "icd-10")),
+    System("http://hl7.org/fhir/sid/icd-10-cm", "ICD-10-CM", ("icd10cm", "icd-10-cm")),
+    System("http://terminology.hl7.org/CodeSystem/icd-o-3", "ICD-O-3", ("icdo3", "icd-o-3")),
+    System("http://www.nlm.nih.gov/research/umls/rxnorm", "RxNorm", ("rxnorm",)),
+    System("http://dicom.nema.org/resources/ontology/DCM", "DICOM DCM", ("dcm", "dicom")),
+    System("http://radlex.org", "RadLex", ("radlex", "rid")),
+    System("http://ncicb.nci.nih.gov/xml/owl/EVS/Thesaurus.owl", "NCIt", ("ncit",)),
+    System("http://unitsofmeasure.org", "UCUM", ("ucum",)),
+    System("http://www.whocc.no/atc", "ATC", ("atc",)),
+    System("http://hl7.org/fhir/sid/cvx", "CVX", ("cvx",)),
+    System(OMOP_CONCEPT_SYSTEM, "OMOP concept id", ("omop",)),
 )
 
 _BY_KEY: dict[str, System] = {}
@@ -69,10 +65,3 @@ def canonical_system(system: str) -> System:
     if found is None:
         raise UnknownSystem(system)
     return found
-
-
-def system_for_omop_vocabulary(vocabulary_id: str) -> System | None:
-    for s in SYSTEMS:
-        if s.omop_vocabulary is not None and s.omop_vocabulary.lower() == vocabulary_id.lower():
-            return s
-    return None

@@ -5,6 +5,13 @@ Errors: `ConfigError` (node configuration file missing or invalid).
 
 from hyperfed.adapters.node.app import create_node_app
 from hyperfed.adapters.node.config import ConfigError, NodeConfig, load_node_config
-from hyperfed.adapters.node.service import NodeService
+from hyperfed.adapters.node.service import NodeService, open_node
 
-__all__ = ["ConfigError", "NodeConfig", "NodeService", "create_node_app", "load_node_config"]
+__all__ = [
+    "ConfigError",
+    "NodeConfig",
+    "NodeService",
+    "create_node_app",
+    "load_node_config",
+    "open_node",
+]

@@ -14,12 +14,15 @@
     rounding = 10                      # released counts are multiples of this
     epsilon = 0.5                      # Laplace noise; `epsilon = false` for none
 
+    [adapter]                          # options of the model's adapter (its OPTIONS model)
+
     [[datasets]]
     id = "site-a-omop"
     title = "Site A oncology cohort (OMOP CDM 5.4)"
 
 Relative paths are relative to the config file. The secret may also come from the
-environment variable named by `secret_env`.
+environment variable named by `secret_env`. `schema` is a shorthand for the SQL models'
+`[adapter] schema` option.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import os
 import secrets
 import tomllib
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -63,6 +66,7 @@ class NodeConfig(BaseModel):
 
     node: NodeSettings
     policy: Policy = Policy()
+    adapter: dict[str, Any] = {}
     datasets: list[Dataset] = []
     base_dir: Path = Path(".")
 
@@ -99,13 +103,18 @@ class NodeConfig(BaseModel):
         return value.encode()
 
     def resolved_source(self) -> str:
-        src = self.node.source
-        if src.startswith("duckdb://"):
-            p = Path(src[len("duckdb://") :]).expanduser()
-            if not p.is_absolute():
-                p = (self.base_dir / p).resolve()
-            return f"duckdb://{p}"
-        return src
+        """The source with config-relative paths made absolute (the model decides what a
+        path is in its sources)."""
+        from hyperfed.adapters.registry import load_adapter_class
+
+        return load_adapter_class(self.node.model).resolve_source(self.node.source, self.base_dir)
+
+    def adapter_options(self) -> dict[str, Any]:
+        """The options the adapter is opened with (`[adapter]`, and `schema`)."""
+        options = dict(self.adapter)
+        if self.node.schema_ is not None:
+            options.setdefault("schema", self.node.schema_)
+        return options
 
 
 def load_node_config(path: Path) -> NodeConfig:

@@ -2,17 +2,19 @@
 
 Exact counts exist only inside `NodeService.count()`; what it returns is a `NodeCount`
 of protected numbers. Errors are reported without any count or data value in them.
+`open_node(config)` opens the configured model's adapter through the registry.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import logging
 
 from hyperfed.adapters.base import Adapter, ExactCount
+from hyperfed.adapters.deadline import Deadline
 from hyperfed.adapters.disclosure import Policy, Protected, protect
+from hyperfed.adapters.errors import QueryTimeout
 from hyperfed.adapters.hql.bindings import Bindings
 from hyperfed.adapters.hql.canonical import canonicalize, query_key
 from hyperfed.adapters.hql.model import (
@@ -22,13 +24,14 @@ from hyperfed.adapters.hql.model import (
     Criterion,
     NotCriterion,
     Query,
+    dated,
 )
 from hyperfed.adapters.hql.strata import strata_grid
 from hyperfed.adapters.hql.walk import iter_events
 from hyperfed.adapters.node.config import NodeConfig
 from hyperfed.adapters.protocol import Capabilities, CountRequest, NodeCount, Stratum
 
-__all__ = ["NodeService"]
+__all__ = ["NodeService", "open_node"]
 
 log = logging.getLogger("hyperfed.node")
 
@@ -55,20 +58,25 @@ class NodeService:
             notes=self.adapter.describe(),
         )
 
-    def count(self, request: CountRequest) -> NodeCount:
-        query = request.query
-        as_of = query.as_of or dt.date.today()
+    def deadline(self, request: CountRequest) -> Deadline:
+        """The tighter of the node's own query timeout and the time the hub waits."""
+        waits = None if request.deadline_ms is None else request.deadline_ms / 1000
+        found = Deadline.within(self.config.node.query_timeout, waits)
+        assert found is not None
+        return found
+
+    def count(self, request: CountRequest, deadline: Deadline | None = None) -> NodeCount:
+        query = dated(request.query)
         policy = self.config.policy  # never taken from the request (see disclosure.reprotect)
+        deadline = deadline or self.deadline(request)
         try:
-            exact = self.adapter.count(
-                query, request.bindings, as_of, timeout_s=self.config.node.query_timeout
-            )
-        except TimeoutError:
+            exact = self.adapter.count(query, request.bindings, deadline)
+        except (QueryTimeout, TimeoutError):
             log.warning("query timed out")
             return NodeCount(
                 node=self.node_id,
                 status="timeout",
-                error=f"the query ran longer than {self.config.node.query_timeout} s",
+                error=f"the query ran longer than its {deadline.budget:g} s deadline",
             )
         except Exception as exc:  # the node must answer, whatever broke
             log.exception("query failed")
@@ -105,6 +113,20 @@ class NodeService:
                 cell = protect(exact.strata.get(key, 0), policy, self._secret, context)
                 strata.append(Stratum(**cell.model_dump(), **labels))
         return _node_count(self.node_id, total, strata, exact.notes)
+
+
+def open_node(config: NodeConfig) -> NodeService:
+    """The node service of `config`: its model's adapter (found by name in the registry)
+    opened on its source, with its policy and secret."""
+    from hyperfed.adapters.registry import load_adapter_class
+
+    cls = load_adapter_class(config.node.model)
+    adapter = cls.from_source(config.resolved_source(), **config.adapter_options())
+    try:
+        return NodeService(config, adapter)
+    except Exception:
+        adapter.close()
+        raise
 
 
 def _node_count(

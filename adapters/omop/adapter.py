@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
-from typing import ClassVar
+from pathlib import Path
+from typing import Annotated, Any, ClassVar
 
-from hyperfed.adapters.base import Adapter, ExactCount
+from pydantic import Field
+
+from hyperfed.adapters.base import Adapter, AdapterOptions, ExactCount, NativeQuery
+from hyperfed.adapters.cache import LookupCache
+from hyperfed.adapters.deadline import Deadline
+from hyperfed.adapters.errors import SourceError
 from hyperfed.adapters.hql.bindings import Bindings
 from hyperfed.adapters.hql.model import Query
-from hyperfed.adapters.omop.compiler import Compiled
 from hyperfed.adapters.omop.plans import compile_count
-from hyperfed.adapters.omop.runner import Runner, open_source
 from hyperfed.adapters.omop.schema import CdmSchema, inspect_schema, verify_person_links
 from hyperfed.adapters.omop.vocab import (
     CodeRef,
@@ -21,76 +24,81 @@ from hyperfed.adapters.omop.vocab import (
     lookup,
     unit_codes,
 )
+from hyperfed.adapters.sql import Runner, SqlQuery, open_sql_source, resolve_sql_source
 
-__all__ = ["OmopAdapter"]
+__all__ = ["OmopAdapter", "OmopOptions"]
+
+
+class OmopOptions(AdapterOptions):
+    db_schema: Annotated[str | None, Field(alias="schema")] = None
+    """database schema of the CDM tables (PostgreSQL: public; DuckDB: main)."""
 
 
 class OmopAdapter(Adapter):
     MODEL: ClassVar[str] = "omop"
+    TITLE: ClassVar[str] = "OMOP CDM 5.3 / 5.4 (DuckDB, PostgreSQL)"
     SUPPORTS_TEMPORAL = True
     SUPPORTS_RELATIVE_WINDOWS = True
     SUPPORTS_VALUES = True
     SUPPORTS_OCCURRENCES = True
     SUPPORTS_DESCENDANTS = True
     SUPPORTS_STRATIFY = True
+    OPTIONS = OmopOptions
 
     def __init__(self, runner: Runner) -> None:
         self.runner = runner
         self.schema: CdmSchema = verify_person_links(runner, inspect_schema(runner))
         if self.schema.table("person") is None:
-            raise ValueError(f"{runner.describe()} has no usable OMOP PERSON table")
-        self._codes: dict[CodeRef, ResolvedCode] = {}
-        self._units: dict[str, tuple[int, ...]] = {}
-        self._vocab_notes: tuple[str, ...] = ()
+            raise SourceError(f"{runner.describe()} has no usable OMOP PERSON table")
+        self._codes: LookupCache[CodeRef, ResolvedCode] = LookupCache()
+        self._units: LookupCache[str, tuple[int, ...]] = LookupCache(missing=())
+        self._vocab_notes: dict[str, None] = {}  # facts about the vocabulary, in order
         self._lock = threading.Lock()
 
     @classmethod
-    def from_source(cls, url: str, schema: str | None = None) -> OmopAdapter:
-        return cls(open_source(url, schema))
+    def from_source(cls, source: str, **options: Any) -> OmopAdapter:
+        opts = cls.options(options)
+        assert isinstance(opts, OmopOptions)
+        return cls(open_sql_source(source, opts.db_schema))
 
-    def _vocab(self, query: Query, bindings: Bindings) -> VocabLookup:
-        refs = code_refs(query, bindings)
-        units = unit_codes(query)
+    @classmethod
+    def resolve_source(cls, source: str, base_dir: Path) -> str:
+        return resolve_sql_source(source, base_dir)
+
+    def _vocab(self, query: Query, bindings: Bindings, deadline: Deadline | None) -> VocabLookup:
+        refs, units = code_refs(query, bindings), unit_codes(query)
+        fetched: list[VocabLookup] = []
+
+        def codes(missing: set[CodeRef]) -> dict[CodeRef, ResolvedCode]:
+            found = lookup(self.runner, self.schema, missing, (), deadline)
+            fetched.append(found)
+            return found.codes
+
+        def unit_ids(missing: set[str]) -> dict[str, tuple[int, ...]]:
+            return lookup(self.runner, self.schema, (), missing, deadline).units
+
+        resolved = self._codes.get_many(refs, codes)
+        found_units = self._units.get_many(units, unit_ids)
         with self._lock:
-            missing_refs = refs - self._codes.keys()
-            missing_units = units - self._units.keys()
-        if missing_refs or missing_units:
-            found = lookup(self.runner, self.schema, missing_refs, missing_units)
-            with self._lock:
-                self._codes.update(found.codes)
-                self._units.update(found.units)
-                self._units.update({u: () for u in missing_units if u not in found.units})
-                self._vocab_notes = tuple(dict.fromkeys((*self._vocab_notes, *found.notes)))
-        with self._lock:
-            return VocabLookup(
-                {r: self._codes[r] for r in refs},
-                {u: self._units[u] for u in units if self._units.get(u)},
-                self._vocab_notes,
-            )
+            self._vocab_notes.update(dict.fromkeys(n for f in fetched for n in f.notes))
+            notes = tuple(self._vocab_notes)
+        return VocabLookup(resolved, {u: ids for u, ids in found_units.items() if ids}, notes)
 
-    def compile(self, query: Query, bindings: Bindings, as_of: dt.date) -> Compiled:
-        vocab = self._vocab(query, bindings)
-        return compile_count(query, bindings, self.schema, vocab, as_of, self.runner.dialect)
+    def compile(
+        self, query: Query, bindings: Bindings, deadline: Deadline | None = None
+    ) -> SqlQuery:
+        vocab = self._vocab(query, bindings, deadline)
+        return compile_count(
+            query, bindings, self.schema, vocab, self.runner.dialect, self.features(), deadline
+        )
 
-    def count(
-        self, query: Query, bindings: Bindings, as_of: dt.date, timeout_s: float | None = None
-    ) -> ExactCount:
-        compiled = self.compile(query, bindings, as_of)
-        if compiled.sql is None:
-            return ExactCount(None, unsupported=compiled.unsupported, notes=compiled.notes)
-        rows = self.runner.fetch(compiled.render(self.runner.dialect), timeout_s)
-        if not compiled.strata:
-            return ExactCount(int(rows[0][0]), notes=compiled.notes)
+    def run(self, native: NativeQuery, deadline: Deadline | None = None) -> ExactCount:
+        assert isinstance(native, SqlQuery)
+        rows = self.runner.fetch(native.render(self.runner.dialect), deadline)
+        if not native.strata:
+            return ExactCount(int(rows[0][0]))
         strata = {tuple(str(v) for v in row[:-1]): int(row[-1]) for row in rows}
-        return ExactCount(sum(strata.values()), strata, compiled.strata, notes=compiled.notes)
-
-    def explain(self, query: Query, bindings: Bindings, as_of: dt.date) -> str:
-        compiled = self.compile(query, bindings, as_of)
-        head = [f"-- {n}" for n in compiled.notes]
-        if compiled.sql is None:
-            head += [f"-- unsupported {u.path}: {u.reason}" for u in compiled.unsupported]
-            return "\n".join(head)
-        return "\n".join([*head, compiled.render(self.runner.dialect, pretty=True) + ";"])
+        return ExactCount(sum(strata.values()), strata)
 
     def describe(self) -> list[str]:
         return [

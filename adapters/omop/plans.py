@@ -13,10 +13,11 @@ them against hand-written SQL); they differ only in speed.
 
 from __future__ import annotations
 
-import datetime as dt
+from collections.abc import Mapping
 
 from sqlglot import exp
 
+from hyperfed.adapters.deadline import Deadline
 from hyperfed.adapters.hql.bindings import Bindings, CodesBinding, EveryoneBinding
 from hyperfed.adapters.hql.model import (
     AgeCriterion,
@@ -27,17 +28,18 @@ from hyperfed.adapters.hql.model import (
     NotCriterion,
     Query,
 )
-from hyperfed.adapters.omop.compiler import Compiled, _Compiler
+from hyperfed.adapters.omop.compiler import OmopPredicates
 from hyperfed.adapters.omop.schema import CdmSchema
 from hyperfed.adapters.omop.vocab import VocabLookup
+from hyperfed.adapters.sql import SqlQuery
 
 __all__ = ["compile_count"]
 
 
-class _Planner(_Compiler):
+class _Planner(OmopPredicates):
     _unlinked = False
 
-    def _driven(self, outer: str) -> tuple[exp.Select, exp.Expr] | None:
+    def _driven(self) -> tuple[exp.Select, exp.Expr] | None:
         """The plan hand-written SQL would use, when the question allows it: start from
         the events of one positive criterion of the top-level conjunction, join the
         person only if the rest of the question reads person attributes, count distinct
@@ -50,35 +52,39 @@ class _Planner(_Compiler):
             if isinstance(root, AllCriterion)
             else ["criteria"]
         )
+        outer = self.outer
         for i, c in enumerate(children):
             if not isinstance(c, EventCriterion) or c.occurrences is not None:
                 continue
             if c.concept is not None and not isinstance(self.bindings.get(c.concept), CodesBinding):
                 continue
-            rest = [self.criterion(x, paths[j], outer) for j, x in enumerate(children) if j != i]
-            if rest and not any(self._person_attributes(r, outer) for r in rest):
+            rest = [self.criterion(x, paths[j]) for j, x in enumerate(children) if j != i]
+            if rest and not any(self.reads_person(r) for r in rest):
                 return None
-            targets, gender = self._targets(c, paths[i])
+            binding = self.admit(c, paths[i])
+            if not isinstance(binding, CodesBinding):
+                return None
+            targets, gender = self.targets(c, binding.codes, paths[i])
             if not targets or gender:
                 return None
             linked = all(x.table.table in self.schema.linked for x in targets)
             join = bool(rest) or self.query.stratify is not None or c.age is not None
             join = join or not linked
-            person = self._table(self.person, outer)
-            pid = self._col(self.person, "person_id", outer)
+            person = self.table(self.person, outer)
+            pid = self.col(self.person, "person_id", outer)
             if len(targets) == 1 and c.within is None:
-                x, alias = targets[0], self._alias("e")
-                eid = self._col(x.stored, "person_id", alias)
-                q = exp.select().from_(self._table(x.stored, alias))
+                x, alias = targets[0], self.alias("e")
+                eid = self.col(x.stored, "person_id", alias)
+                q = exp.select().from_(self.table(x.stored, alias))
                 if join:
                     q = q.join(person, on=pid.eq(eid.copy()))
-                birth = self._birth_key(outer) if c.age is not None else None
-                q = q.where(*self._row_filters(c, x, alias, birth))
+                birth = self.birth_key(outer) if c.age is not None else None
+                q = q.where(*self.row_filters(c, x, alias, birth))
             else:
-                ids = self._person_ids(c, targets, paths[i])
+                ids = self.person_ids(c, targets, paths[i])
                 if ids is None:
                     return None
-                d = self._alias("d")
+                d = self.alias("d")
                 eid = exp.column("person_id", table=d)
                 q = exp.select().from_(ids.subquery(d))
                 if join:
@@ -88,9 +94,9 @@ class _Planner(_Compiler):
         return None
 
     def _persons(self) -> exp.Select:
-        p = self._alias("p")
-        return exp.select(self._col(self.person, "person_id", p).as_("person_id")).from_(
-            self._table(self.person, p)
+        p = self.alias("p")
+        return exp.select(self.col(self.person, "person_id", p).as_("person_id")).from_(
+            self.table(self.person, p)
         )
 
     def _wrapped(self, q: exp.Query) -> exp.Select:
@@ -98,7 +104,7 @@ class _Planner(_Compiler):
         dialect's precedence of UNION / INTERSECT / EXCEPT."""
         if isinstance(q, exp.Select):
             return q
-        s = self._alias("s")
+        s = self.alias("s")
         return exp.select(exp.column("person_id", table=s)).from_(q.subquery(s))
 
     def _set(self, c: Criterion, path: str) -> exp.Select | None:
@@ -132,21 +138,25 @@ class _Planner(_Compiler):
             )
         if isinstance(c, AgeCriterion):
             return None
+        assert isinstance(c, EventCriterion)
         binding = self.bindings.get(c.concept) if c.concept is not None else None
         if isinstance(binding, EveryoneBinding) and not c.has_filters:
             return self._persons()
         if c.concept is not None and not isinstance(binding, CodesBinding):
             return None
-        targets, gender = self._targets(c, path)
+        admitted = self.admit(c, path)
+        if not isinstance(admitted, CodesBinding):
+            return None
+        targets, gender = self.targets(c, admitted.codes, path)
         if targets is None or gender:
             return None
         if not targets:
-            self._note(f"{path}: no records in this database can match this criterion")
+            self.note(f"{path}: no records in this database can match this criterion")
             q = self._persons()
             return q.where(exp.false())
         if any(x.table.table not in self.schema.linked for x in targets):
             self._unlinked = True
-        return self._person_ids(c, targets, path)
+        return self.person_ids(c, targets, path)
 
     def _set_plan(self) -> tuple[exp.Select, exp.Expr] | None:
         """For questions of pure event logic (no age, no sex, no strata): count the
@@ -157,34 +167,31 @@ class _Planner(_Compiler):
         q = self._set(self.query.criteria, "criteria")
         if q is None:
             return None
-        s = self._alias("s")
+        s = self.alias("s")
         sid = exp.column("person_id", table=s)
         plan = exp.select().from_(q.subquery(s))
         if self._unlinked:  # a table may hold events of persons missing from PERSON
-            p = self._alias("p")
+            p = self.alias("p")
             plan = plan.join(
-                self._table(self.person, p),
-                on=self._col(self.person, "person_id", p).eq(sid.copy()),
+                self.table(self.person, p),
+                on=self.col(self.person, "person_id", p).eq(sid.copy()),
             )
         return plan, sid
 
-    def compile(self) -> Compiled:
-        outer = "p"
-        plan = self._driven(outer) or self._set_plan()
+    def compile(self) -> SqlQuery:
+        if not self.gate_query():
+            return SqlQuery(self.unsupported, self.notes, dialect=self.dialect)
+        plan = self._driven() or self._set_plan()
         base, counted = plan if plan is not None else (None, None)
         if base is None:
-            pred = self.criterion(self.query.criteria, "criteria", outer)
-            base = exp.select().from_(self._table(self.person, outer))
+            pred = self.criterion(self.query.criteria)
+            base = exp.select().from_(self.table(self.person, self.outer))
             if not isinstance(pred, exp.Boolean) or pred.this is not True:
                 base = base.where(pred)
         dims: list[str] = []
         if self.query.stratify is not None:
             for dim in self.query.stratify.by:
-                label = (
-                    self._sex_label(outer)
-                    if dim == "sex"
-                    else self._age_label(outer, self.query.stratify)
-                )
+                label = self.sex_label() if dim == "sex" else self.age_label(self.query.stratify)
                 base = base.select(label.as_(dim))
                 dims.append(dim)
             base = base.group_by(*[exp.Literal.number(i + 1) for i in range(len(dims))])
@@ -194,10 +201,9 @@ class _Planner(_Compiler):
             else exp.Count(this=exp.Star())
         )
         base = base.select(count.as_("n"))
-        unsupported = list({(u.path, u.reason): u for u in self.unsupported}.values())
-        if unsupported:
-            return Compiled(None, unsupported, self.notes, tuple(dims))
-        return Compiled(base, [], self.notes, tuple(dims))
+        if self.unsupported:
+            return SqlQuery(self.unsupported, self.notes, tuple(dims), dialect=self.dialect)
+        return SqlQuery([], self.notes, tuple(dims), base, dialect=self.dialect)
 
 
 def compile_count(
@@ -205,8 +211,14 @@ def compile_count(
     bindings: Bindings,
     schema: CdmSchema,
     vocab: VocabLookup,
-    as_of: dt.date,
     dialect: str = "duckdb",
-) -> Compiled:
-    """Compile `query` into a person count over this OMOP database."""
-    return _Planner(query, bindings, schema, vocab, as_of, dialect).compile()
+    features: Mapping[str, bool] | None = None,
+    deadline: Deadline | None = None,
+) -> SqlQuery:
+    """Compile a dated `query` into a person count over this OMOP database (with the
+    features the OMOP model declares, unless narrower ones are given)."""
+    if features is None:
+        from hyperfed.adapters.omop.adapter import OmopAdapter
+
+        features = OmopAdapter.declared_features()
+    return _Planner(query, bindings, features, schema, vocab, dialect, deadline).compile()

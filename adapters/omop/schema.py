@@ -5,32 +5,14 @@ compiler reads names from here instead of assuming them."""
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlglot import exp
 
-from hyperfed.adapters.omop.runner import Runner
-from hyperfed.adapters.omop.tables import EVENT_TABLES, PERSON_COLUMNS
+from hyperfed.adapters.omop.tables import EVENT_TABLES, PERSON_COLUMNS, VOCABULARY_TABLES
+from hyperfed.adapters.sql import Runner, Table, read_tables, rows_present, table_expr, union_all
 
-__all__ = ["CdmSchema", "Table", "inspect_schema", "table_expr", "union_all", "verify_person_links"]
-
-_TEXT_TYPES = ("CHAR", "TEXT", "STRING", "VARCHAR")
-
-
-@dataclass(frozen=True)
-class Table:
-    """A table as stored: its real name and its columns (lower-case name -> real name)."""
-
-    name: str
-    columns: dict[str, str]
-    types: dict[str, str] = field(default_factory=dict)
-    rows_present: bool = True
-
-    def col(self, logical: str) -> str | None:
-        return self.columns.get(logical.lower())
-
-    def is_text(self, logical: str) -> bool:
-        return any(t in self.types.get(logical.lower(), "").upper() for t in _TEXT_TYPES)
+__all__ = ["CdmSchema", "Table", "inspect_schema", "verify_person_links"]
 
 
 @dataclass(frozen=True)
@@ -50,89 +32,28 @@ class CdmSchema:
         return t is not None and t.rows_present
 
 
-def table_expr(schema: str | None, name: str, alias: str | None = None) -> exp.Table:
-    """A table as stored (quoted, so its real case is kept), optionally aliased."""
-    return exp.table_(
-        exp.to_identifier(name, quoted=True),
-        db=exp.to_identifier(schema, quoted=True) if schema else None,
-        alias=exp.to_identifier(alias) if alias else None,
-    )
-
-
 def inspect_schema(runner: Runner) -> CdmSchema:
     """Read the catalog of `runner`'s schema and describe the OMOP tables found."""
-    schema = runner.schema
-    where = exp.column("table_schema").eq(exp.Literal.string(schema)) if schema else None
-    query = exp.select("table_name", "column_name", "data_type").from_(
-        exp.table_("columns", db="information_schema")
-    )
-    if where is not None:
-        query = query.where(where)
-    elif runner.dialect == "duckdb":
-        query = query.where(exp.column("table_schema").eq(exp.Literal.string("main")))
-    rows = runner.fetch(query.sql(dialect=runner.dialect))
-    spellings: dict[str, dict[str, dict[str, tuple[str, str]]]] = {}
-    for table_name, column_name, data_type in rows:
-        cols = spellings.setdefault(str(table_name).lower(), {}).setdefault(str(table_name), {})
-        cols[str(column_name).lower()] = (str(column_name), str(data_type))
-    names: dict[str, str] = {}
-    raw: dict[str, dict[str, tuple[str, str]]] = {}
-    for key, by_spelling in spellings.items():
-        # a lower-case spelling wins when a table exists in two spellings
-        chosen = key if key in by_spelling else sorted(by_spelling)[0]
-        names[key] = chosen
-        raw[key] = by_spelling[chosen]
-
     notes: list[str] = []
     wanted = {t.table: t for t in EVENT_TABLES}
     tables: dict[str, Table] = {}
-    for key, cols in raw.items():
-        columns = {k: v[0] for k, v in cols.items()}
-        types = {k: v[1] for k, v in cols.items()}
+    for key, t in read_tables(runner).items():
         if key in wanted:
             needed = ("person_id", wanted[key].concept, wanted[key].start)
-            missing = [c for c in needed if c not in columns]
+            missing = [c for c in needed if c not in t.columns]
             if missing:
-                notes.append(
-                    f"table {names[key]} lacks column(s) {', '.join(missing)}; it is not used"
-                )
+                notes.append(f"table {t.name} lacks column(s) {', '.join(missing)}; it is not used")
                 continue
-        if key == "person" and any(c not in columns for c in PERSON_COLUMNS[:3]):
+        if key == "person" and any(c not in t.columns for c in PERSON_COLUMNS[:3]):
             notes.append("table person lacks required columns")
             continue
-        tables[key] = Table(names[key], columns, types)
-
-    present = _rows_present(runner, schema, tables)
+        tables[key] = t
+    present = rows_present(runner, tables, VOCABULARY_TABLES)
     tables = {
-        k: Table(t.name, t.columns, t.types, rows_present=present.get(k, True))
-        for k, t in tables.items()
+        k: dataclasses.replace(t, rows_present=present.get(k, True)) for k, t in tables.items()
     }
-    version = _cdm_version(runner, schema, tables)
-    return CdmSchema(schema, tables, version, tuple(notes))
-
-
-def union_all(queries: list[exp.Select]) -> exp.Query:
-    """One query with the rows of all `queries` (UNION ALL); the query itself for one."""
-    return queries[0] if len(queries) == 1 else exp.union(*queries, distinct=False)
-
-
-def _rows_present(runner: Runner, schema: str | None, tables: dict[str, Table]) -> dict[str, bool]:
-    probe = [k for k in ("concept", "concept_ancestor", "concept_relationship") if k in tables]
-    if not probe:
-        return {}
-    selects = [
-        exp.select(
-            exp.Literal.string(k).as_("t"),
-            exp.Exists(
-                this=exp.select(exp.Literal.number(1))
-                .from_(table_expr(schema, tables[k].name))
-                .limit(1)
-            ).as_("e"),
-        )
-        for k in probe
-    ]
-    rows = runner.fetch(union_all(selects).sql(dialect=runner.dialect))
-    return {str(t): bool(e) for t, e in rows}
+    version = _cdm_version(runner, runner.schema, tables)
+    return CdmSchema(runner.schema, tables, version, tuple(notes))
 
 
 def _cdm_version(runner: Runner, schema: str | None, tables: dict[str, Table]) -> str:

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["EVENT_TABLES", "GENDER_CONCEPTS", "PERSON_COLUMNS", "VOCABULARY_TABLES", "EventTable"]
+__all__ = [
+    "EVENT_TABLES",
+    "GENDER_CONCEPTS",
+    "OMOP_VOCABULARIES",
+    "PERSON_COLUMNS",
+    "VOCABULARY_TABLES",
+    "EventTable",
+]
 
 
 @dataclass(frozen=True)
@@ -108,4 +115,19 @@ GENDER_CONCEPTS: dict[str, tuple[int, ...]] = {
     "female": (8532,),
     "other": (8521,),
     "unknown": (8551, 8570, 0),
+}
+
+# HQL code system URI -> OMOP vocabulary_id (systems without one, such as DICOM DCM or
+# RadLex, cannot be looked up in an OMOP vocabulary)
+OMOP_VOCABULARIES: dict[str, str] = {
+    "http://snomed.info/sct": "SNOMED",
+    "http://loinc.org": "LOINC",
+    "http://hl7.org/fhir/sid/icd-10": "ICD10",
+    "http://hl7.org/fhir/sid/icd-10-cm": "ICD10CM",
+    "http://terminology.hl7.org/CodeSystem/icd-o-3": "ICDO3",
+    "http://www.nlm.nih.gov/research/umls/rxnorm": "RxNorm",
+    "http://ncicb.nci.nih.gov/xml/owl/EVS/Thesaurus.owl": "NCIt",
+    "http://unitsofmeasure.org": "UCUM",
+    "http://www.whocc.no/atc": "ATC",
+    "http://hl7.org/fhir/sid/cvx": "CVX",
 }

@@ -4,23 +4,27 @@ CONCEPT_RELATIONSHIP ('Maps to') and CONCEPT_ANCESTOR tables.
 `code_refs()` and `unit_codes()` (pure) list what a query needs; `lookup()` (I/O) asks
 the database once per batch and returns a `VocabLookup` the pure compiler reads.
 Partial vocabularies are handled and reported: a code missing from CONCEPT is matched on
-source values; a missing or empty CONCEPT_ANCESTOR means descendants are not expanded.
+source values; when CONCEPT_ANCESTOR is missing or empty, descendants are derived from
+CONCEPT_RELATIONSHIP ('Subsumes', and 'Is a' read backwards), transitively; without either,
+descendants are not expanded. Every such decision is a note.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from sqlglot import exp
 
+from hyperfed.adapters.compiler import event_binding
+from hyperfed.adapters.deadline import Deadline
 from hyperfed.adapters.hql.bindings import Bindings, CodesBinding
-from hyperfed.adapters.hql.model import Code, EventCriterion, Query
+from hyperfed.adapters.hql.model import Query
 from hyperfed.adapters.hql.systems import OMOP_CONCEPT_SYSTEM, canonical_system
 from hyperfed.adapters.hql.walk import iter_events
-from hyperfed.adapters.omop.runner import Runner
-from hyperfed.adapters.omop.schema import CdmSchema, Table, table_expr
-from hyperfed.adapters.omop.tables import GENDER_CONCEPTS
+from hyperfed.adapters.omop.schema import CdmSchema
+from hyperfed.adapters.omop.tables import GENDER_CONCEPTS, OMOP_VOCABULARIES
+from hyperfed.adapters.sql import Runner, Table, table_expr
 from hyperfed.adapters.units import compatible_units
 
 _GENDER_IDS = {i for ids in GENDER_CONCEPTS.values() for i in ids if i}
@@ -53,21 +57,18 @@ class VocabLookup:
     notes: tuple[str, ...] = ()
 
 
-def event_codes(e: EventCriterion, bindings: Bindings) -> list[Code] | None:
-    """The codes an event criterion stands for, or None when it is not a code set."""
-    if e.code is not None:
-        return [e.code]
-    binding = bindings.get(e.concept or "")
-    if isinstance(binding, CodesBinding):
-        return list(binding.codes)
-    return None
+def _vocabulary(system: str) -> str | None:
+    return OMOP_VOCABULARIES.get(canonical_system(system).uri)
 
 
 def code_refs(query: Query, bindings: Bindings) -> set[CodeRef]:
+    """The codes `query` names (its own and its concepts'), as looked up here."""
     refs: set[CodeRef] = set()
     for _, e in iter_events(query.criteria):
-        for code in event_codes(e, bindings) or []:
-            refs.add(CodeRef(code.system, code.code, e.descendants))
+        binding = event_binding(e, bindings)
+        if isinstance(binding, CodesBinding):
+            for code in binding.codes:
+                refs.add(CodeRef(code.system, code.code, e.descendants))
     return refs
 
 
@@ -108,8 +109,13 @@ class _Concept:
 
 
 def lookup(
-    runner: Runner, schema: CdmSchema, refs: Iterable[CodeRef], units: Iterable[str]
+    runner: Runner,
+    schema: CdmSchema,
+    refs: Iterable[CodeRef],
+    units: Iterable[str],
+    deadline: Deadline | None = None,
 ) -> VocabLookup:
+    """How each code and unit is matched in this database (a few batched queries)."""
     refs = sorted(set(refs))
     concept = schema.table("concept") if schema.has_rows("concept") else None
     notes: list[str] = []
@@ -117,7 +123,7 @@ def lookup(
         notes.append("this node has no usable CONCEPT table: codes are matched on source values")
 
     def fetch(q: exp.Expr) -> list[tuple]:
-        return runner.fetch(q.sql(dialect=runner.dialect))
+        return runner.fetch(q.sql(dialect=runner.dialect), deadline)
 
     def concepts_where(cond: exp.Expr) -> list[_Concept]:
         assert concept is not None
@@ -134,7 +140,7 @@ def lookup(
             if r.code.isdigit():
                 ids.add(int(r.code))
         else:
-            vocab = canonical_system(r.system).omop_vocabulary
+            vocab = _vocabulary(r.system)
             if vocab is not None:
                 by_vocab.setdefault(vocab, set()).add(r.code)
     known: list[_Concept] = []
@@ -154,11 +160,7 @@ def lookup(
             if canonical_system(r.system).uri == OMOP_CONCEPT_SYSTEM:
                 if str(c.concept_id) == r.code:
                     found[r].append(c)
-            elif (
-                c.code == r.code
-                and c.vocabulary.lower()
-                == (canonical_system(r.system).omop_vocabulary or "").lower()
-            ):
+            elif c.code == r.code and c.vocabulary.lower() == (_vocabulary(r.system) or "").lower():
                 found[r].append(c)
 
     # 2. non-standard -> standard via 'Maps to'
@@ -179,8 +181,8 @@ def lookup(
             )
             .where(_c(rel, "concept_id_1").isin(*_ints(nonstandard)))
         )
-        pairs = [(int(a), int(b)) for a, b in fetch(q)]
-        targets = {b for _, b in pairs}
+        mapped = [(int(a), int(b)) for a, b in fetch(q)]
+        targets = {b for _, b in mapped}
         target_concepts = (
             {
                 c.concept_id: c
@@ -189,7 +191,7 @@ def lookup(
             if targets
             else {}
         )
-        for a, b in pairs:
+        for a, b in mapped:
             if b in target_concepts:
                 maps.setdefault(a, []).append(target_concepts[b])
 
@@ -201,30 +203,37 @@ def lookup(
             for c in cs:
                 for s in maps.get(c.concept_id, [c]) if c.standard not in ("S", "C") else [c]:
                     standard_roots.add(s.concept_id)
-    descendants: dict[int, list[tuple[int, str | None]]] = {}
+    pairs: list[tuple[int, int]] = []
     if standard_roots and anc is not None:
         q = (
             exp.select(_c(anc, "ancestor_concept_id"), _c(anc, "descendant_concept_id"))
             .from_(_t(schema, anc))
             .where(_c(anc, "ancestor_concept_id").isin(*_ints(standard_roots)))
         )
-        rows = [(int(a), int(d)) for a, d in fetch(q)]
-        domains: dict[int, str] = {}
-        desc_ids = {d for _, d in rows}
-        if desc_ids and concept is not None:
-            qd = (
-                exp.select(_c(concept, "concept_id"), _c(concept, "domain_id"))
-                .from_(_t(schema, concept))
-                .where(_c(concept, "concept_id").isin(*_ints(desc_ids)))
-            )
-            domains = {int(i): str(d) for i, d in fetch(qd)}
-        for a, d in rows:
-            descendants.setdefault(a, []).append((d, domains.get(d)))
+        pairs = [(int(a), int(d)) for a, d in fetch(q)]
+    elif standard_roots and rel is not None:
+        pairs = _subsumed(fetch, schema, rel, standard_roots)
+        notes.append(
+            "this node's CONCEPT_ANCESTOR table is missing or empty: descendants of codes "
+            "are derived from CONCEPT_RELATIONSHIP ('Subsumes', 'Is a')"
+        )
     elif standard_roots:
         notes.append(
             "this node's CONCEPT_ANCESTOR table is missing or empty: descendants of codes are "
             "not included, so counts may be lower than with a full vocabulary"
         )
+    descendants: dict[int, list[tuple[int, str | None]]] = {}
+    desc_ids = {d for _, d in pairs}
+    domains: dict[int, str] = {}
+    if desc_ids and concept is not None:
+        qd = (
+            exp.select(_c(concept, "concept_id"), _c(concept, "domain_id"))
+            .from_(_t(schema, concept))
+            .where(_c(concept, "concept_id").isin(*_ints(desc_ids)))
+        )
+        domains = {int(i): str(d) for i, d in fetch(qd)}
+    for a, d in pairs:
+        descendants.setdefault(a, []).append((d, domains.get(d)))
 
     resolved = {r: _resolve_one(r, found[r], maps, descendants) for r in refs}
 
@@ -243,6 +252,50 @@ def lookup(
             acc.setdefault(str(code), []).append(int(cid))
         unit_ids = {k: tuple(sorted(v)) for k, v in acc.items()}
     return VocabLookup(resolved, unit_ids, tuple(notes))
+
+
+_MAX_LEVELS = 100  # deeper than any terminology's hierarchy
+
+
+def _subsumed(
+    fetch: Callable[[exp.Expr], list[tuple]],
+    schema: CdmSchema,
+    rel: Table,
+    roots: set[int],
+) -> list[tuple[int, int]]:
+    """(root, descendant) pairs, each root included, from 'Subsumes' (parent -> child) and
+    'Is a' (child -> parent) rows, level by level (one query per level; cycles end)."""
+    reached: dict[int, set[int]] = {r: {r} for r in roots}  # node -> roots it descends from
+    frontier = set(roots)
+    valid = _c(rel, "invalid_reason").is_(exp.null()) if rel.col("invalid_reason") else exp.true()
+    c1, c2, rid = _c(rel, "concept_id_1"), _c(rel, "concept_id_2"), _c(rel, "relationship_id")
+    for _ in range(_MAX_LEVELS):
+        if not frontier:
+            break
+        ids = _ints(frontier)
+        q = (
+            exp.select(c1.copy(), c2.copy(), rid.copy())
+            .from_(_t(schema, rel))
+            .where(valid.copy())
+            .where(
+                exp.or_(
+                    exp.and_(rid.copy().eq(exp.Literal.string("Subsumes")), c1.copy().isin(*ids)),
+                    exp.and_(rid.copy().eq(exp.Literal.string("Is a")), c2.copy().isin(*ids)),
+                )
+            )
+        )
+        step: dict[int, set[int]] = {}
+        for a, b, kind in fetch(q):
+            parent, child = (int(a), int(b)) if kind == "Subsumes" else (int(b), int(a))
+            if parent in frontier:
+                step.setdefault(child, set()).update(reached[parent])
+        frontier = set()
+        for child, from_roots in step.items():
+            new = from_roots - reached.get(child, set())
+            if new:
+                reached.setdefault(child, set()).update(new)
+                frontier.add(child)
+    return sorted((r, node) for node, rs in reached.items() for r in rs)
 
 
 def _label(r: CodeRef) -> str:
@@ -269,7 +322,7 @@ def _resolve_one(
                     "matched in every event table, without descendants",
                 ),
             )
-        if system.omop_vocabulary is None:
+        if _vocabulary(r.system) is None:
             return ResolvedCode(
                 unsupported=f"{system.name} codes have no OMOP vocabulary ({_label(r)})"
             )

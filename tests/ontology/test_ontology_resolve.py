@@ -21,12 +21,13 @@ from hyperfed.adapters.hql.bindings import (
     Unexpressible,
 )
 from hyperfed.adapters.hql.model import Code
-from hyperfed.ontology import MODELS, Ontology, UnsupportedModel
+from hyperfed.ontology import Ontology, UnsupportedModel
 
 SCT = "http://snomed.info/sct"
 LOINC = "http://loinc.org"
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 DCM = "http://dicom.nema.org/resources/ontology/DCM"
+MODELS = ("omop", "fhir", "sdtm", "dicom")  # the models the packaged Turtle binds, in order
 
 
 def sct(*codes: str) -> CodesBinding:
@@ -372,6 +373,10 @@ def test_unexpressible_names_the_concept_and_model(onto: Ontology) -> None:
     got = onto.resolve("hf:Lung", "omop")
     assert isinstance(got, Unexpressible)
     assert "hf:Lung" in got.reason and "omop" in got.reason
+
+
+def test_the_packaged_data_declares_its_models_in_order(onto: Ontology) -> None:
+    assert onto.models[:4] == MODELS
 
 
 def test_unknown_model_is_a_value_error_listing_models(onto: Ontology) -> None:

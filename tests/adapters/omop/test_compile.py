@@ -10,7 +10,7 @@ import sqlglot
 
 from hyperfed.adapters.hql.bindings import CodesBinding, EveryoneBinding, SexBinding, Unexpressible
 from hyperfed.adapters.hql.canonical import canonicalize
-from hyperfed.adapters.hql.model import Code, Query
+from hyperfed.adapters.hql.model import Code, Query, dated
 from hyperfed.adapters.omop.plans import compile_count
 from hyperfed.adapters.omop.schema import CdmSchema, Table
 from hyperfed.adapters.omop.tables import EVENT_TABLES, PERSON_COLUMNS
@@ -53,8 +53,8 @@ def _vocab() -> VocabLookup:
 
 
 def _compile(doc: dict, bindings: dict | None = None, upper: bool = False):  # type: ignore[no-untyped-def]
-    q = canonicalize(Query.model_validate({"hql": "1", **doc}))
-    return compile_count(q, bindings or {}, _schema(upper), _vocab(), AS_OF)
+    q = dated(canonicalize(Query.model_validate({"hql": "1", **doc})), AS_OF)
+    return compile_count(q, bindings or {}, _schema(upper), _vocab())
 
 
 GI = {"code": {"system": SNOMED, "code": "74474003"}}
@@ -79,11 +79,10 @@ def test_a_positive_event_drives_the_plan_as_hand_written_sql_would() -> None:
     )
     # events of a table not verified to reference only known persons: PERSON is joined
     unverified = compile_count(
-        canonicalize(Query.model_validate({"hql": "1", "criteria": GI})),
+        dated(canonicalize(Query.model_validate({"hql": "1", "criteria": GI})), AS_OF),
         {},
         dataclasses.replace(_schema(), linked=frozenset()),
         _vocab(),
-        AS_OF,
     ).render("duckdb")
     assert 'JOIN "cdm"."person" AS p' in unverified
     # with a person attribute in the question, the person is joined

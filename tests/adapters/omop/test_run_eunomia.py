@@ -13,7 +13,7 @@ import pytest
 
 from hyperfed.adapters.hql.bindings import EveryoneBinding, SexBinding
 from hyperfed.adapters.hql.canonical import canonicalize
-from hyperfed.adapters.hql.model import Query
+from hyperfed.adapters.hql.model import Query, dated
 from hyperfed.adapters.omop import OmopAdapter
 from tests.adapters.omop.battery import (
     ASPIRIN_PERSONS,
@@ -51,7 +51,7 @@ def count(adapter: OmopAdapter, criteria: dict, **extra: Any) -> Any:
     q = canonicalize(
         Query.model_validate({"hql": "1", "criteria": criteria, "as_of": "2020-01-01", **extra})
     )
-    return adapter.count(q, BINDINGS, q.as_of or AS_OF)
+    return adapter.count(dated(q, AS_OF), BINDINGS)
 
 
 def truth(db: Any, sql: str) -> int:
@@ -116,7 +116,7 @@ def test_non_standard_codes_say_how_they_were_mapped(adapter: OmopAdapter) -> No
 
 def test_explain_shows_the_sql(adapter: OmopAdapter) -> None:
     q = canonicalize(Query.model_validate({"hql": "1", "criteria": GI}))
-    text = adapter.explain(q, BINDINGS, AS_OF)
+    text = adapter.explain(dated(q, AS_OF), BINDINGS)
     assert "condition_occurrence" in text.lower() and "192671" in text
 
 
@@ -161,8 +161,8 @@ def test_events_of_persons_missing_from_person_are_not_counted(
             for criteria, where in cases:
                 q = canonicalize(Query.model_validate({"hql": "1", "criteria": criteria}))
                 expected = truth(con, f"SELECT COUNT(*) FROM person WHERE {where}")
-                assert a.count(q, BINDINGS, AS_OF).total == expected, criteria
+                assert a.count(dated(q, AS_OF), BINDINGS).total == expected, criteria
         q = canonicalize(Query.model_validate({"hql": "1", "criteria": GI}))
-        assert a.count(q, BINDINGS, AS_OF).total == 479
+        assert a.count(dated(q, AS_OF), BINDINGS).total == 479
     finally:
         a.close()

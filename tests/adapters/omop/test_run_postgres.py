@@ -52,7 +52,7 @@ def test_battery_on_postgres(adapter: OmopAdapter, pg_eunomia: str, case: Case) 
         )
     )
     assert q.as_of is not None
-    result = adapter.count(q, BINDINGS, q.as_of)
+    result = adapter.count(q, BINDINGS)
     assert result.total == truth(pg_eunomia, case.truth)
 
 
@@ -64,8 +64,8 @@ def test_postgres_and_duckdb_agree(adapter: OmopAdapter, eunomia_path: Path) -> 
                 Query.model_validate({"hql": "1", "criteria": case.criteria, "as_of": "2020-01-01"})
             )
             assert q.as_of is not None
-            a: Any = adapter.count(q, BINDINGS, q.as_of).total
-            assert a == duck.count(q, BINDINGS, q.as_of).total, case.id
+            a: Any = adapter.count(q, BINDINGS).total
+            assert a == duck.count(q, BINDINGS).total, case.id
     finally:
         duck.close()
 

@@ -152,7 +152,7 @@ def _count(adapter: OmopAdapter, criteria: dict[str, Any]) -> int | None:
     q = canonicalize(
         Query.model_validate({"hql": "1", "criteria": criteria, "as_of": AS_OF.isoformat()})
     )
-    return adapter.count(q, BINDINGS, AS_OF).total
+    return adapter.count(q, BINDINGS).total
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,10 @@
-"""Database access for the OMOP adapter: DuckDB files and PostgreSQL (the only I/O here).
+"""Database access for SQL-based adapters: DuckDB files and PostgreSQL (the only I/O here).
 
-A `Runner` executes SQL text rendered for its `dialect` and returns rows. Sources are
-URLs: ``duckdb:///path/to/file.duckdb`` (opened read-only) or ``postgresql://...``.
+A `Runner` executes SQL text rendered for its `dialect` and returns rows, read-only and
+under a deadline: DuckDB files are opened read-only and a query is interrupted when its
+deadline passes; PostgreSQL queries run in READ ONLY transactions with `statement_timeout`
+set to the time left. Sources are URLs: ``duckdb:///path/to/file.duckdb`` or
+``postgresql://user@host/db`` (also ``postgres://``).
 """
 
 from __future__ import annotations
@@ -11,22 +14,36 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
-__all__ = ["DuckDBRunner", "PostgresRunner", "Runner", "SourceError", "open_source"]
+from hyperfed.adapters.deadline import Deadline
+from hyperfed.adapters.errors import QueryTimeout, SourceError
 
-
-class SourceError(Exception):
-    """The data source cannot be opened or queried."""
+__all__ = [
+    "DuckDBRunner",
+    "PostgresRunner",
+    "Runner",
+    "open_sql_source",
+    "resolve_sql_source",
+]
 
 
 class Runner(Protocol):
     dialect: str
     schema: str | None
 
-    def fetch(self, sql: str, timeout_s: float | None = None) -> list[tuple[Any, ...]]: ...
+    def fetch(self, sql: str, deadline: Deadline | None = None) -> list[tuple[Any, ...]]: ...
 
     def describe(self) -> str: ...
 
     def close(self) -> None: ...
+
+
+def _left(deadline: Deadline | None) -> float | None:
+    if deadline is None:
+        return None
+    left = deadline.remaining()
+    if left <= 0:
+        raise QueryTimeout(f"the query ran longer than its {deadline.budget:g} s deadline")
+    return left
 
 
 class DuckDBRunner:
@@ -45,20 +62,24 @@ class DuckDBRunner:
             raise SourceError(f"cannot open DuckDB file {path}: {exc}") from exc
         self._lock = threading.Lock()
 
-    def fetch(self, sql: str, timeout_s: float | None = None) -> list[tuple[Any, ...]]:
+    def fetch(self, sql: str, deadline: Deadline | None = None) -> list[tuple[Any, ...]]:
         import duckdb
 
+        left = _left(deadline)
         with self._lock:
             cur = self._con.cursor()
         timer = None
-        if timeout_s:
-            timer = threading.Timer(timeout_s, cur.interrupt)
+        if left is not None:
+            timer = threading.Timer(left, cur.interrupt)
             timer.daemon = True
             timer.start()
         try:
             return cur.execute(sql).fetchall()
         except duckdb.InterruptException as exc:
-            raise TimeoutError(f"query exceeded {timeout_s} s") from exc
+            assert deadline is not None
+            raise QueryTimeout(
+                f"the query ran longer than its {deadline.budget:g} s deadline"
+            ) from exc
         finally:
             if timer is not None:
                 timer.cancel()
@@ -85,17 +106,21 @@ class PostgresRunner:
         except Exception as exc:
             raise SourceError(f"cannot connect to PostgreSQL: {type(exc).__name__}") from exc
 
-    def fetch(self, sql: str, timeout_s: float | None = None) -> list[tuple[Any, ...]]:
+    def fetch(self, sql: str, deadline: Deadline | None = None) -> list[tuple[Any, ...]]:
         import psycopg
 
+        left = _left(deadline)
         with self._pool.connection() as con, con.transaction(), con.cursor() as cur:
             cur.execute("SET TRANSACTION READ ONLY")
-            if timeout_s:
-                cur.execute(f"SET LOCAL statement_timeout = {int(timeout_s * 1000)}")
+            if left is not None:
+                cur.execute(f"SET LOCAL statement_timeout = {max(1, int(left * 1000))}")
             try:
                 cur.execute(sql.encode())
             except psycopg.errors.QueryCanceled as exc:
-                raise TimeoutError(f"query exceeded {timeout_s} s") from exc
+                assert deadline is not None
+                raise QueryTimeout(
+                    f"the query ran longer than its {deadline.budget:g} s deadline"
+                ) from exc
             return list(cur.fetchall())
 
     def describe(self) -> str:
@@ -106,8 +131,8 @@ class PostgresRunner:
         self._pool.close()
 
 
-def open_source(url: str, schema: str | None = None) -> Runner:
-    """Open a data source by URL: duckdb:///path or postgresql://user@host/db."""
+def open_sql_source(url: str, schema: str | None = None) -> Runner:
+    """Open a SQL source by URL: duckdb:///path or postgresql://user@host/db."""
     parsed = urlparse(url)
     if parsed.scheme == "duckdb":
         return DuckDBRunner(Path(url[len("duckdb://") :]).expanduser(), schema)
@@ -116,3 +141,13 @@ def open_source(url: str, schema: str | None = None) -> Runner:
     raise SourceError(
         f"unsupported source {url!r}: use duckdb:///path/to/file.duckdb or postgresql://..."
     )
+
+
+def resolve_sql_source(source: str, base_dir: Path) -> str:
+    """A `duckdb://relative.duckdb` source made absolute against `base_dir`."""
+    if not source.startswith("duckdb://"):
+        return source
+    p = Path(source[len("duckdb://") :]).expanduser()
+    if not p.is_absolute():
+        p = (base_dir / p).resolve()
+    return f"duckdb://{p}"

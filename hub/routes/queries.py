@@ -1,0 +1,96 @@
+"""Feasibility queries: run one (synchronously, or as a job with `Prefer: respond-async`),
+read a job, read the audit log."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from hyperfed.adapters.hql.model import Query as HqlQuery
+from hyperfed.adapters.problems import NotFound, parse_json
+from hyperfed.hub.prepare import Prepared
+from hyperfed.hub.results import FederatedResult
+from hyperfed.hub.state import Hub, HubDep
+
+__all__ = ["router"]
+
+log = logging.getLogger("hyperfed.hub")
+router = APIRouter()
+
+
+@router.post(
+    "/queries",
+    status_code=200,
+    response_model=FederatedResult,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": HqlQuery.model_json_schema(
+                        by_alias=True, ref_template="#/components/schemas/{model}"
+                    )
+                }
+            },
+        }
+    },
+)
+async def post_query(request: Request, hub: HubDep) -> Response:
+    document = parse_json(await request.body())
+    prepared = hub.prepare(document)
+    researcher = request.headers.get("x-researcher")
+    result = hub.new_result(prepared)
+    location = {"Location": f"/queries/{result.id}"}
+    if "respond-async" in request.headers.get("prefer", ""):
+        await asyncio.to_thread(
+            hub.store.start,
+            result.id,
+            result.created,
+            result.query_key,
+            researcher,
+            result.model_dump(mode="json"),
+        )
+        task = asyncio.create_task(_background(hub, result, prepared, researcher))
+        hub.tasks.add(task)
+        task.add_done_callback(hub.tasks.discard)
+        return JSONResponse(result.model_dump(mode="json"), status_code=202, headers=location)
+    done = await hub.run(result, prepared, researcher)
+    return Response(done.model_dump_json(), media_type="application/json", headers=location)
+
+
+@router.get("/queries/{job_id}", response_model=FederatedResult)
+async def get_query(job_id: str, hub: HubDep) -> dict[str, Any]:
+    found = await asyncio.to_thread(hub.store.get, job_id)
+    if found is None:
+        raise NotFound(f"no query job {job_id!r}")
+    return found
+
+
+@router.get("/audit")
+async def audit(
+    hub: HubDep, limit: int = Query(default=100, ge=1, le=1000)
+) -> list[dict[str, Any]]:
+    rows = await asyncio.to_thread(hub.store.audit_log, limit)
+    return [{**r, "at": r["at"].isoformat()} for r in rows]
+
+
+async def _background(
+    hub: Hub, result: FederatedResult, prepared: Prepared, researcher: str | None
+) -> None:
+    try:
+        await hub.run(result, prepared, researcher)
+    except Exception as exc:  # the job must end, whatever broke
+        log.exception("query job %s failed", result.id)
+        failed = result.model_copy(
+            update={
+                "status": "failed",
+                "error": type(exc).__name__,
+                "finished": dt.datetime.now(dt.UTC),
+            }
+        )
+        await asyncio.to_thread(hub.store.fail, failed.id, failed.model_dump(mode="json"))

@@ -1,0 +1,87 @@
+"""How the hub reaches a node: a small transport interface, one implementation per way.
+
+`HttpTransport` pushes requests to a node's HTTP API (one connection pool per node). A node
+behind a firewall that only connects outward will be served by a second transport that
+queues the same calls for the node to pull; `NodeClient` is the same for both.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+import httpx
+
+from hyperfed.hub.settings import NodeEntry
+
+__all__ = ["HttpTransport", "NodeUnreachable", "Operation", "Reply", "Transport"]
+
+Operation = Literal["capabilities", "count"]
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    content: bytes
+
+
+class NodeUnreachable(Exception):
+    """The node could not be reached (the message names the kind of failure only)."""
+
+
+class Transport(Protocol):
+    async def open(self, nodes: Sequence[NodeEntry]) -> None: ...
+
+    async def call(self, node: NodeEntry, operation: Operation, body: bytes | None) -> Reply:
+        """One call; the caller bounds it in time (asyncio.timeout) and cancels it."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+_PATHS: dict[Operation, str] = {"capabilities": "/capabilities", "count": "/count"}
+
+
+class HttpTransport:
+    """Push over HTTP: GET /capabilities, POST /count on the node's base URL."""
+
+    def __init__(self, max_response_bytes: int) -> None:
+        self.max_response_bytes = max_response_bytes
+        self._clients: dict[str, httpx.AsyncClient] = {}
+        self._stack = contextlib.AsyncExitStack()
+
+    async def open(self, nodes: Sequence[NodeEntry]) -> None:
+        # one small pool per node keeps httpx's per-request pool scan cheap
+        limits = httpx.Limits(max_connections=32, max_keepalive_connections=8)
+        for n in nodes:
+            self._clients[n.id] = await self._stack.enter_async_context(
+                httpx.AsyncClient(limits=limits, timeout=None)
+            )
+
+    async def call(self, node: NodeEntry, operation: Operation, body: bytes | None) -> Reply:
+        url = node.url.rstrip("/") + _PATHS[operation]
+        client = self._clients[node.id]
+        try:
+            if body is None:
+                request = client.build_request("GET", url)
+            else:
+                request = client.build_request(
+                    "POST", url, content=body, headers={"content-type": "application/json"}
+                )
+            response = await client.send(request, stream=True)
+            try:
+                content = bytearray()
+                async for chunk in response.aiter_bytes():
+                    content += chunk
+                    if len(content) > self.max_response_bytes:
+                        return Reply(response.status_code, bytes(content))  # caller refuses
+                return Reply(response.status_code, bytes(content))
+            finally:
+                await response.aclose()
+        except httpx.HTTPError as exc:
+            raise NodeUnreachable(type(exc).__name__) from exc
+
+    async def close(self) -> None:
+        await self._stack.aclose()
