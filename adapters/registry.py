@@ -31,6 +31,7 @@ __all__ = [
     "load_adapter_class",
     "model_names",
     "register",
+    "unregister",
 ]
 
 ENTRY_POINT_GROUP = "hyperfed.adapters"
@@ -90,6 +91,13 @@ def register(cls: type[Adapter]) -> type[Adapter]:
         _extra[cls.MODEL] = cls
     binding_kinds.cache_clear()
     return cls
+
+
+def unregister(model: str) -> None:
+    """Forget a model added with `register()` (entry points stay)."""
+    with _lock:
+        _extra.pop(model, None)
+    binding_kinds.cache_clear()
 
 
 @functools.cache

@@ -98,7 +98,7 @@ def prepare(document: Any, ontology: Ontology, models: set[str], today: dt.date)
     problems = _check(query, ontology, models)
     if problems:
         raise QueryRejected(problems)
-    canonical = dated(canonicalize(query, ontology.expand), today)
+    canonical = dated(canonicalize(query, ontology.canonical), today)
     bindings: dict[str, Bindings] = {m: {} for m in models}
     for _, e in iter_events(canonical.criteria):
         if e.concept is not None:

@@ -149,6 +149,13 @@ class Ontology:
             raise UnknownConcept(ref, suggestions(self._candidates, ref))
         return iri
 
+    def canonical(self, ref: str) -> str:
+        """The one IRI every spelling of a concept becomes in the canonical form of a query:
+        the representative of its equivalence class (its hf: name when it has one, else its
+        EUCAIM IRI). `hf:LungCancer`, `eucaim:CLIN1000065` and `snomed:363358000` give one
+        IRI, so one question has one key (and one noise draw)."""
+        return self._index.class_of[self.expand(ref)]
+
     # -- concepts --------------------------------------------------------------------------
 
     def concept(self, ref: str) -> ConceptInfo:

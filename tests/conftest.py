@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from hyperfed.synth import SynthSpec, write_omop_duckdb
 from tests.pgserver import PgNotFoundError, PgServer, find_pg_bindir
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -90,3 +91,37 @@ def eunomia_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     target = tmp_path_factory.mktemp("eunomia") / "eunomia.duckdb"
     shutil.copyfile(source, target)
     return target
+
+
+# -- the one synthetic population of the cross-model tests -------------------------------
+
+POPULATION = SynthSpec(persons=3000, seed=11, hemoglobin_g_per_l_share=0.4, cancer_scale=3.0)
+
+
+@pytest.fixture(scope="session")
+def population_omop(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The population as an OMOP CDM DuckDB file."""
+    path = tmp_path_factory.mktemp("population") / "omop.duckdb"
+    write_omop_duckdb(POPULATION, path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def population_omop_messy(population_omop: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same population as real nodes hold it: some persons without a year of birth or
+    a gender (NULL, against the CDM's NOT NULL), month and day of birth missing for others."""
+    import shutil
+
+    import duckdb
+
+    path = tmp_path_factory.mktemp("population-messy") / "omop.duckdb"
+    shutil.copyfile(population_omop, path)
+    with duckdb.connect(str(path)) as con:
+        con.execute("ALTER TABLE person ALTER COLUMN year_of_birth DROP NOT NULL")
+        con.execute("ALTER TABLE person ALTER COLUMN gender_concept_id DROP NOT NULL")
+        con.execute("UPDATE person SET year_of_birth = NULL WHERE person_id % 37 = 0")
+        con.execute("UPDATE person SET gender_concept_id = NULL WHERE person_id % 41 = 1")
+        con.execute(
+            "UPDATE person SET month_of_birth = NULL, day_of_birth = NULL WHERE person_id % 7 = 3"
+        )
+    return path

@@ -211,7 +211,7 @@ def lookup(
             .where(_c(anc, "ancestor_concept_id").isin(*_ints(standard_roots)))
         )
         pairs = [(int(a), int(d)) for a, d in fetch(q)]
-    elif standard_roots and rel is not None:
+    elif standard_roots and rel is not None and _has_hierarchy(fetch, schema, rel):
         pairs = _subsumed(fetch, schema, rel, standard_roots)
         notes.append(
             "this node's CONCEPT_ANCESTOR table is missing or empty: descendants of codes "
@@ -257,6 +257,18 @@ def lookup(
 _MAX_LEVELS = 100  # deeper than any terminology's hierarchy
 
 
+def _hierarchy_rows(rel: Table) -> exp.Expr:
+    valid = _c(rel, "invalid_reason").is_(exp.null()) if rel.col("invalid_reason") else exp.true()
+    kinds = _c(rel, "relationship_id").isin(*_strs(["Subsumes", "Is a"]))
+    return exp.and_(valid, kinds)
+
+
+def _has_hierarchy(fetch: Callable[[exp.Expr], list[tuple]], schema: CdmSchema, rel: Table) -> bool:
+    """Whether CONCEPT_RELATIONSHIP holds any valid 'Subsumes' / 'Is a' row."""
+    probe = exp.select(exp.Literal.number(1)).from_(_t(schema, rel)).where(_hierarchy_rows(rel))
+    return bool(fetch(exp.select(exp.Exists(this=probe.limit(1))))[0][0])
+
+
 def _subsumed(
     fetch: Callable[[exp.Expr], list[tuple]],
     schema: CdmSchema,
@@ -267,7 +279,6 @@ def _subsumed(
     'Is a' (child -> parent) rows, level by level (one query per level; cycles end)."""
     reached: dict[int, set[int]] = {r: {r} for r in roots}  # node -> roots it descends from
     frontier = set(roots)
-    valid = _c(rel, "invalid_reason").is_(exp.null()) if rel.col("invalid_reason") else exp.true()
     c1, c2, rid = _c(rel, "concept_id_1"), _c(rel, "concept_id_2"), _c(rel, "relationship_id")
     for _ in range(_MAX_LEVELS):
         if not frontier:
@@ -276,7 +287,7 @@ def _subsumed(
         q = (
             exp.select(c1.copy(), c2.copy(), rid.copy())
             .from_(_t(schema, rel))
-            .where(valid.copy())
+            .where(_hierarchy_rows(rel))
             .where(
                 exp.or_(
                     exp.and_(rid.copy().eq(exp.Literal.string("Subsumes")), c1.copy().isin(*ids)),
