@@ -21,8 +21,9 @@ Errors::
     ├── UnknownAdapter           no model of that name (lists the valid names)
     ├── SourceError              the data source cannot be opened or read, or lacks what
     │                            the model needs (names the source and the option)
-    └── QueryTimeout             the deadline passed (also a TimeoutError)
-    ConfigError                  a node configuration is missing or invalid (node.config)
+    ├── QueryTimeout             the deadline passed (also a TimeoutError)
+    └── ConfigError              a node configuration is missing or invalid (node.config)
+    ProblemError                 an HTTP request the hub or a node refuses (problems)
     BindingError (ValueError)    an unknown binding kind, bindings that do not merge
     PolicyError (ValueError)     an invalid disclosure policy (disclosure)
     UnknownSystem, UnknownUnit   (ValueError) a code system or UCUM unit HQL does not know

@@ -1,11 +1,15 @@
 """The Hyperfed hub: query preparation, fan-out to nodes, totals, jobs, audit, HTTP API
-and the `hyperfed` command line. Errors become problem+json only in `hub.problems`.
+and the `hyperfed` command line. Errors become problem+json only in `hub.problems` (bodies
+built by `hyperfed.adapters.problems`).
 
 Errors::
 
-    SettingsError     hub configuration missing or invalid (hub.settings)
-    QueryRejected     a query failed validation; names JSON paths (hub.prepare)
-    HubError          HTTP-level errors: NotFound, BadRequest (hub.problems)
+    HubError                  (hub.errors)
+    ├── SettingsError         hub configuration missing or invalid, naming the field
+    ├── QueryRejected         a query failed validation: `problems` name JSON paths (422)
+    └── NodeUnreachable       a node could not be reached (the node client's status `error`)
+    ProblemError              (adapters.problems) what a route refuses: BadRequest 400,
+                              NotFound 404, Invalid 422
 """
 
 __all__ = ["create_app", "load_settings"]

@@ -22,12 +22,13 @@ from hyperfed.adapters.hql.systems import UnknownSystem, canonical_system
 from hyperfed.adapters.hql.walk import iter_events
 from hyperfed.adapters.registry import load_adapter_class
 from hyperfed.adapters.units import UnknownUnit, unit
+from hyperfed.hub.errors import HubError
 from hyperfed.ontology import Ontology, UnknownConcept
 
 __all__ = ["Prepared", "QueryRejected", "prepare"]
 
 
-class QueryRejected(Exception):
+class QueryRejected(HubError):
     """The query is invalid; `problems` name each offending JSON path and value."""
 
     def __init__(self, problems: list[Problem]) -> None:

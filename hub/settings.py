@@ -29,11 +29,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hyperfed.adapters.disclosure import Policy
+from hyperfed.hub.errors import HubError
 
 __all__ = ["HubSettings", "NodeEntry", "SettingsError", "load_settings"]
 
 
-class SettingsError(Exception):
+class SettingsError(HubError):
     """The hub configuration is missing or invalid (the message names the field)."""
 
 

@@ -14,6 +14,7 @@ from typing import Literal, Protocol
 
 import httpx
 
+from hyperfed.hub.errors import HubError
 from hyperfed.hub.settings import NodeEntry
 
 __all__ = ["HttpTransport", "NodeUnreachable", "Operation", "Reply", "Transport"]
@@ -27,7 +28,7 @@ class Reply:
     content: bytes
 
 
-class NodeUnreachable(Exception):
+class NodeUnreachable(HubError):
     """The node could not be reached (the message names the kind of failure only)."""
 
 

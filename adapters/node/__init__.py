@@ -1,6 +1,7 @@
 """The node service: wraps an adapter behind HTTP and applies disclosure control.
 
-Errors: `ConfigError` (node configuration file missing or invalid).
+Errors: `ConfigError` (an `AdapterError`: the node configuration file is missing or invalid,
+naming the field); the adapter's own `SourceError` / `QueryTimeout`.
 """
 
 from hyperfed.adapters.node.app import create_node_app

@@ -36,6 +36,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hyperfed.adapters.disclosure import Policy
+from hyperfed.adapters.errors import AdapterError
 from hyperfed.adapters.protocol import Dataset
 
 __all__ = ["ConfigError", "NodeConfig", "NodeSettings", "load_node_config"]
@@ -44,7 +45,7 @@ __all__ = ["ConfigError", "NodeConfig", "NodeSettings", "load_node_config"]
 MIN_SECRET_CHARS = 32
 
 
-class ConfigError(Exception):
+class ConfigError(AdapterError):
     """A node configuration file is missing or invalid (the message names the field)."""
 
 
