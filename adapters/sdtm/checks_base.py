@@ -46,9 +46,7 @@ class Emitter:
             return 0
         total = int(rows[0][2])
         for row, detail, _n in rows[: self.limit]:
-            self.problems.append(
-                Problem(severity, file, int(row), column, code, message(detail))
-            )
+            self.problems.append(Problem(severity, file, int(row), column, code, message(detail)))
         if total > self.limit:
             row, detail, _n = rows[self.limit]
             more = total - self.limit

@@ -15,17 +15,27 @@ from typing import Final
 __all__ = ["EMAIL_RE2", "PHONE_RE2", "identifying_column", "scanned_column"]
 
 _COLUMN_PATTERNS: Final[tuple[tuple[str, re.Pattern[str]], ...]] = (
-    ("a person's name", re.compile(
-        r"^(PAT|PT|SUBJ|PATIENT|FIRST|LAST|SUR|MAIDEN|GIVEN|FAMILY|FULL|F|L|MID|MIDDLE)?_?"
-        r"(NAME|NAM|NAMES)$")),
+    (
+        "a person's name",
+        re.compile(
+            r"^(PAT|PT|SUBJ|PATIENT|FIRST|LAST|SUR|MAIDEN|GIVEN|FAMILY|FULL|F|L|MID|MIDDLE)?_?"
+            r"(NAME|NAM|NAMES)$"
+        ),
+    ),
     ("initials", re.compile(r"^(PAT|PT|SUBJ|PATIENT)?_?(INIT|INITS|INITIAL|INITIALS)$")),
-    ("an address", re.compile(
-        r"^(ADDR|ADDRESS|ADDRESS\d|ADDR\d|STREET|STREETNO|HOUSENO|ZIP|ZIPCODE|POSTCODE|POSTAL|"
-        r"POSTALCD|CITY|TOWN)$")),
+    (
+        "an address",
+        re.compile(
+            r"^(ADDR|ADDRESS|ADDRESS\d|ADDR\d|STREET|STREETNO|HOUSENO|ZIP|ZIPCODE|POSTCODE|POSTAL|"
+            r"POSTALCD|CITY|TOWN)$"
+        ),
+    ),
     ("a phone number", re.compile(r"^(PHONE|PHONENO|TEL|TELNO|TELEPHON|TELEPHONE|MOBILE|FAX)$")),
     ("an e-mail address", re.compile(r"^(EMAIL|E_MAIL|MAIL|EMAILADR)$")),
-    ("a national or hospital id", re.compile(
-        r"^(SSN|NHSNO|NHSNUM|MRN|NIN|PASSPORT|INSURNO|INSNO|PATID|HOSPNO|MEDRECNO)$")),
+    (
+        "a national or hospital id",
+        re.compile(r"^(SSN|NHSNO|NHSNUM|MRN|NIN|PASSPORT|INSURNO|INSNO|PATID|HOSPNO|MEDRECNO)$"),
+    ),
 )
 
 # Columns whose values are identifiers or codes by design: never scanned for phone numbers.

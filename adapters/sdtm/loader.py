@@ -61,7 +61,9 @@ class LoadOptions:
         for d in self.required_domains:
             if not isinstance(d, str) or not _DOMAIN.match(d.upper()):
                 raise SdtmOptionError("required_domains", d, "must be SDTM domain names")
-        object.__setattr__(self, "required_domains", tuple(d.upper() for d in self.required_domains))
+        object.__setattr__(
+            self, "required_domains", tuple(d.upper() for d in self.required_domains)
+        )
         if not all(isinstance(a, str) and a for a in self.exclude_arms):
             raise SdtmOptionError("exclude_arms", self.exclude_arms, "must be non-empty strings")
 
@@ -123,7 +125,10 @@ def _mode(con: duckdb.DuckDBPyConnection, table: str, column: str) -> str | None
 
 
 def _domain_of(
-    con: duckdb.DuckDBPyConnection, f: DatasetFile, table: str, cols: dict[str, bool],
+    con: duckdb.DuckDBPyConnection,
+    f: DatasetFile,
+    table: str,
+    cols: dict[str, bool],
     define: Define | None,
 ) -> str:
     """define.xml, then the name, then the DOMAIN (RDOMAIN) column, then the first letters."""
@@ -199,7 +204,9 @@ def _build_views(study: Study) -> None:
             f"rowid + 1 AS _row FROM {ident(ds.table)}"
             for ds in members
         ]
-        study.con.execute(f"CREATE OR REPLACE VIEW {ident(view)} AS " + " UNION ALL BY NAME ".join(parts))
+        study.con.execute(
+            f"CREATE OR REPLACE VIEW {ident(view)} AS " + " UNION ALL BY NAME ".join(parts)
+        )
         cols = {k: v for k, v in _table_columns(study.con, view).items() if not k.startswith("_")}
         classes = Counter(ds.domain_class for ds in members if ds.domain_class)
         cls = classes.most_common(1)[0][0] if classes else None
@@ -256,7 +263,9 @@ def _layout(study: Study) -> None:
         selects = [class_select(table, v) for v in views]
         if not selects:
             selects = [class_select(table, DomainView("hf_empty", "XX", cls)) + " AND false"]
-            con.execute("CREATE OR REPLACE TEMP VIEW hf_empty AS SELECT NULL AS _dataset, NULL AS _file, NULL AS _row WHERE false")
+            con.execute(
+                "CREATE OR REPLACE TEMP VIEW hf_empty AS SELECT NULL AS _dataset, NULL AS _file, NULL AS _row WHERE false"
+            )
         con.execute(f"CREATE OR REPLACE TABLE {table} AS " + "\nUNION ALL\n".join(selects))
     idvars: dict[str, list[str]] = {}
     for ds in study.datasets:
@@ -270,9 +279,7 @@ def _layout(study: Study) -> None:
     con.execute("CREATE OR REPLACE TABLE qualifiers AS " + select)
 
 
-def load_folder(
-    source: str | PathLike[str], options: LoadOptions | None = None
-) -> Study:
+def load_folder(source: str | PathLike[str], options: LoadOptions | None = None) -> Study:
     """Read every dataset of folder `source` and build the layout. File-level problems go into
     `study.report`; with `on_error="refuse"` any of them raises `SdtmRefused` instead."""
     opts = options or LoadOptions()
@@ -295,8 +302,14 @@ def load_folder(
                 study.report.note(f"define.xml read ({study.define.standard or 'no standard'})")
             except DefineError as exc:
                 study.report.add(
-                    Problem("warning", exc.file, None, None, "define-unreadable",
-                            f"{exc.reason}; datasets are read without it")
+                    Problem(
+                        "warning",
+                        exc.file,
+                        None,
+                        None,
+                        "define-unreadable",
+                        f"{exc.reason}; datasets are read without it",
+                    )
                 )
         for statement in MACROS_SQL:
             con.execute(statement)
@@ -305,8 +318,14 @@ def load_folder(
         for domain in opts.required_domains:
             if domain not in present:
                 study.report.add(
-                    Problem("error", None, None, None, "missing-domain",
-                            f"required domain {domain} is missing (no readable dataset of it)")
+                    Problem(
+                        "error",
+                        None,
+                        None,
+                        None,
+                        "missing-domain",
+                        f"required domain {domain} is missing (no readable dataset of it)",
+                    )
                 )
         if opts.on_error == "refuse" and study.report.errors:
             raise SdtmRefused(study.report)

@@ -30,7 +30,11 @@ _EMPTY = (
 
 
 def _s(ds: Dataset, name: str, alias: str = "s") -> str:
-    return txt(name, ds.columns.get(name, False), alias) if name in ds.columns else "CAST(NULL AS VARCHAR)"
+    return (
+        txt(name, ds.columns.get(name, False), alias)
+        if name in ds.columns
+        else "CAST(NULL AS VARCHAR)"
+    )
 
 
 def _supp_select(ds: Dataset, parent: DomainView | None, idvars: list[str], own: bool) -> str:
@@ -81,7 +85,9 @@ def _supp_select(ds: Dataset, parent: DomainView | None, idvars: list[str], own:
 
 
 def qualifiers_sql(
-    datasets: list[Dataset], views: dict[str, DomainView], con_idvars: dict[str, list[str]] | None = None
+    datasets: list[Dataset],
+    views: dict[str, DomainView],
+    con_idvars: dict[str, list[str]] | None = None,
 ) -> str:
     """SELECT of the `qualifiers` table over every SUPP dataset (`con_idvars`: the distinct
     IDVAR values of each SUPP table, read by the loader)."""

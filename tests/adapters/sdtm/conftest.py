@@ -43,4 +43,3 @@ def study_csv(pilot: Path) -> Iterator[Study]:
     study = load_folder(pilot / "csv")
     yield study
     study.close()
-

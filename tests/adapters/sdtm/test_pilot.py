@@ -38,9 +38,7 @@ def _interval(text: str) -> tuple[dt.date, dt.date] | None:
 
 
 @pytest.mark.parametrize("fmt", ["xpt", "csv"])
-def test_subjects_sex_and_age(
-    fmt: str, pilot: Path, study_xpt: Study, study_csv: Study
-) -> None:
+def test_subjects_sex_and_age(fmt: str, pilot: Path, study_xpt: Study, study_csv: Study) -> None:
     study = study_xpt if fmt == "xpt" else study_csv
     dm = _csv(pilot, "dm")
     assert study.count("subjects") == dm.USUBJID.nunique() == 306
@@ -82,8 +80,7 @@ def test_events_by_domain(fmt: str, pilot: Path, study_xpt: Study, study_csv: St
         frame = _csv(pilot, name)
         got = _rows(
             study,
-            f"SELECT count(*), count(DISTINCT usubjid) FROM events "
-            f"WHERE domain = '{name.upper()}'",
+            f"SELECT count(*), count(DISTINCT usubjid) FROM events WHERE domain = '{name.upper()}'",
         )
         assert got == [(len(frame), frame.USUBJID.nunique())]
     ae = _csv(pilot, "ae")
@@ -95,8 +92,7 @@ def test_events_by_domain(fmt: str, pilot: Path, study_xpt: Study, study_csv: St
 def test_partial_dates_become_intervals(pilot: Path, study_csv: Study) -> None:
     cm = _csv(pilot, "cm")
     expected = sorted(
-        (int(r.CMSEQ), r.USUBJID, *(_interval(r.CMSTDTC) or (None, None)))
-        for r in cm.itertuples()
+        (int(r.CMSEQ), r.USUBJID, *(_interval(r.CMSTDTC) or (None, None))) for r in cm.itertuples()
     )
     got = sorted(
         (int(seq), u, lo, hi)  # type: ignore[call-overload]
@@ -131,7 +127,9 @@ def test_split_lb_and_units(pilot: Path, study_xpt: Study) -> None:
     )
     assert sorted(u for u, _ in got_units) == expected
     assert dict(got_units) == {"mmol/L": "mmol/L"}
-    wbc = _rows(study_xpt, "SELECT DISTINCT ucum FROM findings WHERE testcd = 'WBC' AND unit = '10^9/L'")
+    wbc = _rows(
+        study_xpt, "SELECT DISTINCT ucum FROM findings WHERE testcd = 'WBC' AND unit = '10^9/L'"
+    )
     assert wbc == [("10*9/L",)]
     low = hgb[hgb.LBSTRESN.astype(float) < 7.0].USUBJID.nunique()
     got_low = _rows(
