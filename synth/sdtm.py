@@ -32,7 +32,7 @@ from hyperfed.synth.catalogue import ITEM_NO
 from hyperfed.synth.errors import SynthWriteError
 from hyperfed.synth.spec import Summary, SynthSpec
 
-__all__ = ["DOMAINS", "SdtmFormat", "TERMS", "sdtm_select_sql", "write_sdtm"]
+__all__ = ["DOMAINS", "TERMS", "SdtmFormat", "sdtm_select_sql", "write_sdtm"]
 
 SdtmFormat = Literal["csv", "xpt"]
 

@@ -41,7 +41,7 @@ def _variables(em: Emitter, ds: Dataset) -> None:
             f"SELECT _row, NULL AS detail FROM {_raw(ds)} "
             f"WHERE {txt(col, ds.columns[col])} IS NULL",
             "error", ds.file, col, "missing-value",
-            lambda _d, col=col: f"required variable {col} is empty",
+            lambda _d, col=col: f"required variable {col} is empty",  # type: ignore[misc]
         )  # fmt: skip
 
 
@@ -92,8 +92,8 @@ def _unique_seq(em: Emitter, study: Study) -> None:
                 f"FROM {ident(v.view)} r WHERE {s} IS NOT NULL) WHERE k > 1 "
                 f"AND _file = {lit(file)}",
                 "error", file, seq, "duplicate-seq",
-                lambda d, seq=seq: f"{seq} {d} repeats an earlier row of the same subject "
-                f"in domain {v.domain}",
+                lambda d, seq=seq, dom=v.domain: f"{seq} {d} repeats an earlier row of the "  # type: ignore[misc]
+                f"same subject in domain {dom}",
             )  # fmt: skip
 
 
@@ -127,7 +127,7 @@ def _supp_links(em: Emitter, study: Study) -> None:
             f"SELECT _row, idvar || '=' || coalesce(idvarval, '') AS detail FROM qualifiers "
             f"WHERE _file = {lit(ds.file)} AND parent_row IS NULL AND usubjid IS NOT NULL",
             "warning", ds.file, "IDVARVAL", "supp-unlinked",
-            lambda d: f"qualifies no row of {ds.domain} ({d or 'IDVAR blank'})",
+            lambda d, dom=ds.domain: f"qualifies no row of {dom} ({d or 'IDVAR blank'})",  # type: ignore[misc]
         )  # fmt: skip
 
 

@@ -41,7 +41,7 @@ def _dates(em: Emitter, ds: Dataset) -> None:
                 f"JOIN hf_dtc d ON d.text = CAST(r.{ident(col)} AS VARCHAR) "
                 f"WHERE d.kind = {lit(kind)}",
                 severity, ds.file, col, code,  # type: ignore[arg-type]
-                lambda d, what=what, tail=tail: f"{d!r}: {what}{tail}",
+                lambda d, what=what, tail=tail: f"{d!r}: {what}{tail}",  # type: ignore[misc]
             )  # fmt: skip
 
 
@@ -61,7 +61,7 @@ def _numeric(em: Emitter, study: Study, ds: Dataset) -> None:
             f"SELECT _row, {txt(col)} AS detail FROM {_raw(ds)} "
             f"WHERE {txt(col)} IS NOT NULL AND {num(col)} IS NULL",
             "error", ds.file, col, "not-numeric",
-            lambda d, col=col: f"{col} is numeric in SDTM but holds {d!r}; the value is not used",
+            lambda d, col=col: f"{col} is numeric in SDTM but holds {d!r}; the value is not used",  # type: ignore[misc]
         )  # fmt: skip
 
 
@@ -82,7 +82,7 @@ def _units(em: Emitter, ds: Dataset) -> None:
             f"SELECT _row, {detail} AS detail FROM {_raw(ds)} "
             f"WHERE {v} IS NOT NULL AND {u} IS NULL{skip}",
             "warning", ds.file, unit, "missing-unit",
-            lambda t, value=value: f"numeric {value} without a unit"
+            lambda t, value=value: f"numeric {value} without a unit"  # type: ignore[misc]
             + (f" (test {t})" if t else "") + ": it cannot be compared with a value in a unit",
         )  # fmt: skip
         if unit in ds.columns:
@@ -116,7 +116,7 @@ def _codelists(em: Emitter, study: Study, ds: Dataset) -> None:
                 f"SELECT _row, {txt(col, ds.columns[col])} AS detail FROM {_raw(ds)} "
                 f"WHERE {txt(col, ds.columns[col])} IS NOT NULL AND {test}",
                 "warning", ds.file, col, "not-in-codelist",
-                lambda d, col=col, name=cl.name: f"{col} {d!r} is not a term of codelist "
+                lambda d, col=col, name=cl.name: f"{col} {d!r} is not a term of codelist "  # type: ignore[misc]
                 f"{name} (define.xml)",
             )  # fmt: skip
     if ds.domain != "DM" or ds.is_supp:
@@ -129,7 +129,7 @@ def _codelists(em: Emitter, study: Study, ds: Dataset) -> None:
                 f"SELECT _row, {txt(col)} AS detail FROM {_raw(ds)} "
                 f"WHERE {txt(col)} IS NOT NULL AND upper({txt(col)}) NOT IN ({values})",
                 severity, ds.file, col, "not-in-codelist",  # type: ignore[arg-type]
-                lambda d, col=col, allowed=allowed: f"{col} {d!r} is not one of "
+                lambda d, col=col, allowed=allowed: f"{col} {d!r} is not one of "  # type: ignore[misc]
                 f"{', '.join(allowed)}; the value is not used",
             )  # fmt: skip
     if "AGE" in ds.columns:
@@ -152,7 +152,7 @@ def _identifying(em: Emitter, ds: Dataset) -> None:
                 f"SELECT _row, NULL AS detail FROM {_raw(ds)} "
                 f"WHERE {c} IS NOT NULL AND regexp_matches({c}, {lit(pattern)})",
                 "warning", ds.file, col, "identifying-value",
-                lambda _d, what=what: f"the text looks like {what}: remove direct identifiers "
+                lambda _d, what=what: f"the text looks like {what}: remove direct identifiers "  # type: ignore[misc]
                 "from the transfer",
             )  # fmt: skip
 

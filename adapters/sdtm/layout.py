@@ -184,8 +184,14 @@ def class_select(table: str, v: DomainView) -> str:
         stresn, orres = _col(v, "STRESN", "num"), _col(v, "ORRES", "num")
         stresu, orresu = _col(v, "STRESU"), _col(v, "ORRESU")
         value = f"CASE WHEN {stresn} IS NOT NULL THEN {stresn} ELSE {orres} END"
-        unit = f"CASE WHEN {stresn} IS NOT NULL THEN {stresu} WHEN {orres} IS NOT NULL THEN {orresu} END"
-        source = f"CASE WHEN {stresn} IS NOT NULL THEN 'STRESN' WHEN {orres} IS NOT NULL THEN 'ORRES' END"
+        unit = (
+            f"CASE WHEN {stresn} IS NOT NULL THEN {stresu} "
+            f"WHEN {orres} IS NOT NULL THEN {orresu} END"
+        )
+        source = (
+            f"CASE WHEN {stresn} IS NOT NULL THEN 'STRESN' "
+            f"WHEN {orres} IS NOT NULL THEN 'ORRES' END"
+        )
         joins.append(f"LEFT JOIN hf_unit_map um ON um.term = ({unit})")
         cols = [
             f"{_col(v, 'TESTCD', 'up')} AS testcd",
@@ -278,5 +284,6 @@ def subjects_select(v: DomainView, exclude_arms: tuple[str, ...]) -> str:
         f"SELECT\n  {select}\nFROM {ident(v.view)} r\n"
         + "\n".join(joins)
         + f"\nWHERE {' AND '.join(where)}\n"
-        + f"QUALIFY row_number() OVER (PARTITION BY {_rcol('USUBJID', v)} ORDER BY r._file, r._row) = 1"
+        + f"QUALIFY row_number() OVER (PARTITION BY {_rcol('USUBJID', v)} "
+        + "ORDER BY r._file, r._row) = 1"
     )

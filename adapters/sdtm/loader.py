@@ -264,7 +264,8 @@ def _layout(study: Study) -> None:
         if not selects:
             selects = [class_select(table, DomainView("hf_empty", "XX", cls)) + " AND false"]
             con.execute(
-                "CREATE OR REPLACE TEMP VIEW hf_empty AS SELECT NULL AS _dataset, NULL AS _file, NULL AS _row WHERE false"
+                "CREATE OR REPLACE TEMP VIEW hf_empty AS "
+                "SELECT NULL AS _dataset, NULL AS _file, NULL AS _row WHERE false"
             )
         con.execute(f"CREATE OR REPLACE TABLE {table} AS " + "\nUNION ALL\n".join(selects))
     idvars: dict[str, list[str]] = {}

@@ -66,14 +66,16 @@ def _supp_select(ds: Dataset, parent: DomainView | None, idvars: list[str], own:
             key = txt(idvar, parent.isnum(idvar), "p")
             branches.append(
                 f"SELECT {', '.join(cols)}, p._file AS parent_file, p._row AS parent_row, {tail} "
-                f"FROM ({base}) s LEFT JOIN {ident(parent.view)} p ON {txt('USUBJID', False, 'p')} = s._usubjid "
+                f"FROM ({base}) s LEFT JOIN {ident(parent.view)} p "
+                f"ON {txt('USUBJID', False, 'p')} = s._usubjid "
                 f"AND {key} = s._idvarval{scope} WHERE s._idvar = {lit(idvar)}"
             )
         if parent.domain == "DM" and parent.has("USUBJID"):
             matched.append("''")
             branches.append(
                 f"SELECT {', '.join(cols)}, p._file AS parent_file, p._row AS parent_row, {tail} "
-                f"FROM ({base}) s LEFT JOIN {ident(parent.view)} p ON {txt('USUBJID', False, 'p')} = s._usubjid "
+                f"FROM ({base}) s LEFT JOIN {ident(parent.view)} p "
+                f"ON {txt('USUBJID', False, 'p')} = s._usubjid "
                 "WHERE coalesce(s._idvar, '') = ''"
             )
     rest = f"coalesce(s._idvar, '') NOT IN ({', '.join(matched)})" if matched else "true"

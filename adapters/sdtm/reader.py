@@ -167,8 +167,7 @@ def _read_xpt(
             finally:
                 con.unregister("hf_xpt_chunk")
         if first:  # no rows at all: still create the table from the metadata
-            extra = {} if enc is None else {"encoding": enc}
-            _df, meta = pyreadstat.read_xport(str(f.path), metadataonly=True, **extra)
+            _df, meta = pyreadstat.read_xport(str(f.path), metadataonly=True, encoding=enc)
             cols = ", ".join(f"CAST(NULL AS VARCHAR) AS {_ident(c)}" for c in meta.column_names)
             con.execute(f"CREATE OR REPLACE TABLE {_ident(table)} AS SELECT {cols} LIMIT 0")
 

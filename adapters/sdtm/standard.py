@@ -124,7 +124,7 @@ def required_variables(domain: str, domain_class: str | None = None) -> tuple[st
     cls = DOMAIN_CLASS.get(domain, domain_class)
     if cls not in _TOPIC:
         return ()
-    topic = _TOPIC[cls]  # type: ignore[index]
+    topic = _TOPIC[cls]
     return _expand(domain, _ID + topic) + _EXTRA.get(domain, ())
 
 

@@ -133,9 +133,7 @@ def test_bad_files_serve_or_refuse(tmp_path: Path) -> None:
     (tmp_path / "ae.xpt").write_bytes(b"this is not a SAS transport file" * 10)
     with gzip.open(tmp_path / "lb.csv.gz", "wb") as fh:
         fh.write(
-            "STUDYID,DOMAIN,USUBJID,LBSEQ,LBTESTCD,LBTEST\nS1,LB,S1-001,1,HGB,H\xe9\n".encode(
-                "utf-8"
-            )
+            "STUDYID,DOMAIN,USUBJID,LBSEQ,LBTESTCD,LBTEST\nS1,LB,S1-001,1,HGB,H\xe9\n".encode()
         )
         fh.write("S1,LB,S1-001,2,HGB,H\xe9moglobin\n".encode("latin-1"))
     _write(tmp_path, "notes.txt", "ignored")

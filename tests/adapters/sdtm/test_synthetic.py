@@ -132,9 +132,15 @@ QUESTIONS = [
 ]
 
 
-@pytest.mark.parametrize(("question", "omop_sql", "sdtm_sql"), QUESTIONS, ids=[q[0] for q in QUESTIONS])
+@pytest.mark.parametrize(
+    ("question", "omop_sql", "sdtm_sql"), QUESTIONS, ids=[q[0] for q in QUESTIONS]
+)
 def test_sdtm_files_mirror_omop(
-    question: str, omop_sql: str, sdtm_sql: str, sites: dict[str, Path], omop: duckdb.DuckDBPyConnection
+    question: str,
+    omop_sql: str,
+    sdtm_sql: str,
+    sites: dict[str, Path],
+    omop: duckdb.DuckDBPyConnection,
 ) -> None:
     expected = _one(omop, omop_sql)
     names = {d: _csv(sites["csv"], d) for d in ("dm", "mh", "ae", "cm", "ex", "lb", "vs", "pr")}
@@ -152,9 +158,7 @@ def test_xpt_files_equal_csv(sites: dict[str, Path]) -> None:
         assert list(xpt.USUBJID) == list(csv.USUBJID)
 
 
-def test_layout_of_the_synthetic_site(
-    layout: Study, omop: duckdb.DuckDBPyConnection
-) -> None:
+def test_layout_of_the_synthetic_site(layout: Study, omop: duckdb.DuckDBPyConnection) -> None:
     assert layout.count("subjects") == SPEC.persons
     assert check_study(layout).ok
     # hemoglobin in g/L rows: the layout maps both units to UCUM
@@ -176,7 +180,10 @@ def test_layout_of_the_synthetic_site(
     omop_births = omop.execute(
         "SELECT min(birth_datetime)::DATE, max(birth_datetime)::DATE FROM person"
     ).fetchall()
-    assert layout.con.execute("SELECT min(birth_lo), max(birth_lo) FROM subjects").fetchall() == omop_births
+    assert (
+        layout.con.execute("SELECT min(birth_lo), max(birth_lo) FROM subjects").fetchall()
+        == omop_births
+    )
 
 
 def test_existing_files_are_kept(sites: dict[str, Path]) -> None:
