@@ -1,6 +1,7 @@
 """`hyperfed generate ...`: the synthetic population written out, one command per data model.
 
     hyperfed generate omop --persons 100000 --out site.duckdb [--seed 1] [--postgres DSN]
+    hyperfed generate sdtm --persons 100000 --out DIR [--seed 1] [--format csv|xpt]
     hyperfed generate demo --out DIR
 
 The options of `omop` are the fields of `SynthSpec` (a site profile) plus where to write.
@@ -99,6 +100,51 @@ def generate_omop(
                 threads=threads,
             )
             _out.print(summary.format())
+    except SynthError as exc:
+        _fail(exc)
+
+
+@app.command("sdtm")
+def generate_sdtm(
+    out_dir: Annotated[Path, typer.Option("--out", help="folder for the SDTM domain files")],
+    persons: int = 10_000,
+    seed: int = _D.seed,
+    fmt: Annotated[str, typer.Option("--format", help="csv or xpt (SAS XPORT v5)")] = "csv",
+    replace: Annotated[bool, typer.Option(help="overwrite existing domain files")] = False,
+    site_abbreviation: str = _D.site_abbreviation,
+    start_year: int = _D.start_year,
+    end_year: int = _D.end_year,
+    visits_per_person: float = _D.visits_per_person,
+    hemoglobin_g_per_l_share: float = _D.hemoglobin_g_per_l_share,
+    creatinine_umol_per_l_share: float = _D.creatinine_umol_per_l_share,
+    missing_unit_share: float = _D.missing_unit_share,
+    cancer_scale: float = _D.cancer_scale,
+    threads: Annotated[int | None, typer.Option(help="DuckDB threads (all cores)")] = None,
+) -> None:
+    """Write the same deterministic population as SDTM domains (DM, MH, AE, CM, EX, LB, VS,
+    PR, DS) as CSV or SAS XPORT files."""
+    from hyperfed.synth.sdtm import write_sdtm
+
+    if fmt not in ("csv", "xpt"):
+        _err.print(f"[bold red]error:[/] --format must be csv or xpt, not {fmt!r}")
+        raise typer.Exit(2)
+    try:
+        spec = SynthSpec(
+            persons=persons,
+            seed=seed,
+            site_abbreviation=site_abbreviation,
+            start_year=start_year,
+            end_year=end_year,
+            visits_per_person=visits_per_person,
+            hemoglobin_g_per_l_share=hemoglobin_g_per_l_share,
+            creatinine_umol_per_l_share=creatinine_umol_per_l_share,
+            missing_unit_share=missing_unit_share,
+            cancer_scale=cancer_scale,
+        )
+        summary = write_sdtm(
+            spec, out_dir, "xpt" if fmt == "xpt" else "csv", replace=replace, threads=threads
+        )
+        _out.print(summary.format())
     except SynthError as exc:
         _fail(exc)
 
