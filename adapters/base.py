@@ -14,8 +14,8 @@ and declares, as class constants, its name (`MODEL`), its capabilities (`SUPPORT
 `hyperfed.adapters.features`), any binding kinds of its own (`BINDING_KINDS`) and its
 options model (`OPTIONS`). It is registered by an entry point in `hyperfed.adapters`
 (`hyperfed.adapters.registry`). Optional hooks: `query_problems` (model-specific checks the
-hub runs before fan-out), `resolve_source` (config-relative paths), `cli` (commands
-`hyperfed <model> ...`), `close`.
+hub runs before fan-out), `resolve_source` (config-relative paths), `check` (a data-quality
+`Report` for `hyperfed node check`), `cli` (commands `hyperfed <model> ...`), `close`.
 """
 
 from __future__ import annotations
@@ -28,8 +28,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from hyperfed.adapters.checks import Problem, Report
 from hyperfed.adapters.deadline import Deadline
-from hyperfed.adapters.errors import SourceError
+from hyperfed.adapters.errors import AdapterError, SourceError
 from hyperfed.adapters.features import FEATURES
 from hyperfed.adapters.hql.bindings import BindingBase, Bindings
 from hyperfed.adapters.hql.model import Query, dated
@@ -126,6 +127,23 @@ class Adapter(ABC):
         """Model-specific problems of a query the hub refuses with 422 before fan-out (each
         with `path`, `message`, `value`); none by default."""
         return []
+
+    @classmethod
+    def check(cls, source: str, **options: Any) -> Report:
+        """A data-quality report of a source (`hyperfed node check`). By default: whether it
+        opens, and what the adapter notes about it; models override this with real checks."""
+        report = Report(source=source, model=cls.MODEL)
+        try:
+            adapter = cls.from_source(source, **options)
+        except AdapterError as exc:
+            report.add(Problem("error", None, None, None, "source.unreadable", str(exc)))
+            return report
+        try:
+            for text in adapter.describe():
+                report.note(text)
+        finally:
+            adapter.close()
+        return report
 
     @classmethod
     def cli(cls) -> typer.Typer | None:

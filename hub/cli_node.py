@@ -3,7 +3,7 @@
     hyperfed node serve --config node.toml
     hyperfed node count --exact --model omop --source duckdb:///path.duckdb QUERY.json --json
     hyperfed node explain --model omop --source postgresql://... QUERY.json
-    hyperfed node check --model MODEL --source PATH [--json]
+    hyperfed node check --model MODEL --source PATH [--json]   (exit status 1 on errors)
 
 Every command takes either `--config node.toml` or `--model` + `--source` (+ `--schema`, and
 `--option KEY=VALUE` for the model's other options). The model is found in the adapter
@@ -207,3 +207,37 @@ def node_explain(
     adapter, _ = open_adapter(config, model, source, schema, option)
     query, bindings = _prepare_local(query_file, adapter.MODEL, as_of)
     print(adapter.explain(query, bindings))
+
+
+@app.command("check")
+def node_check(
+    config: ConfigOpt = None,
+    model: ModelOpt = None,
+    source: SourceOpt = None,
+    schema: SchemaOpt = None,
+    option: OptionOpt = None,
+    as_json: JsonOpt = False,
+    limit: Annotated[int, typer.Option(help="rows of the table (all of them in --json)")] = 200,
+) -> None:
+    """Check the data of a node: a data-quality report; exit status 1 when it finds errors."""
+    from hyperfed.adapters.checks import render_report
+    from hyperfed.adapters.errors import AdapterError
+    from hyperfed.adapters.node.config import ConfigError
+    from hyperfed.adapters.registry import load_adapter_class
+
+    node_config = _config(config, model, source)
+    try:
+        if node_config is not None:
+            cls = load_adapter_class(node_config.node.model)
+            source, options = node_config.resolved_source(), node_config.adapter_options()
+        else:
+            cls = load_adapter_class(str(model))
+            options = _options(schema, option)
+        report = cls.check(str(source), **options)
+    except (ConfigError, AdapterError, ValueError) as exc:
+        fail(str(exc))
+    if as_json:
+        print(report.to_json())
+    else:
+        render_report(report, out, limit=limit)
+    raise typer.Exit(report.exit_code)

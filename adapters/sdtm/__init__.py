@@ -26,13 +26,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from hyperfed.adapters.checks import Problem, Report, Severity, render_report
 from hyperfed.adapters.sdtm.errors import (
     SdtmError,
     SdtmOptionError,
     SdtmRefused,
     SdtmSourceError,
 )
-from hyperfed.adapters.sdtm.report import Problem, Report, Severity, render_report
 
 if TYPE_CHECKING:
     from hyperfed.adapters.sdtm.checks import check_folder, check_study

@@ -18,12 +18,12 @@ from __future__ import annotations
 from os import PathLike
 from pathlib import Path
 
+from hyperfed.adapters.checks import Problem, Report
 from hyperfed.adapters.sdtm.checks_base import ROW_LIMIT, Emitter
 from hyperfed.adapters.sdtm.checks_structure import check_structure
 from hyperfed.adapters.sdtm.checks_values import check_values
 from hyperfed.adapters.sdtm.errors import SdtmRefused, SdtmSourceError
 from hyperfed.adapters.sdtm.loader import LoadOptions, Study, load_folder
-from hyperfed.adapters.sdtm.report import Problem, Report
 
 __all__ = ["check_folder", "check_study"]
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from hyperfed.adapters.sdtm.report import Problem, Severity
+from hyperfed.adapters.checks import Problem, Severity
 
 __all__ = ["ROW_LIMIT", "Emitter"]
 

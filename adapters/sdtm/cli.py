@@ -30,10 +30,10 @@ def run_check(
     console: Console | None = None,
 ) -> int:
     """Check `source`, print the report, return the exit status (0 ok, 1 errors, 2 usage)."""
+    from hyperfed.adapters.checks import render_report
     from hyperfed.adapters.sdtm.checks import check_folder
     from hyperfed.adapters.sdtm.errors import SdtmOptionError
     from hyperfed.adapters.sdtm.loader import LoadOptions
-    from hyperfed.adapters.sdtm.report import render_report
 
     out = console or Console()
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from hyperfed.adapters.sdtm.report import Report
+    from hyperfed.adapters.checks import Report
 
 __all__ = ["SdtmError", "SdtmOptionError", "SdtmRefused", "SdtmSourceError"]
 

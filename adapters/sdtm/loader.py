@@ -21,6 +21,7 @@ from typing import Literal
 
 import duckdb
 
+from hyperfed.adapters.checks import Problem, Report
 from hyperfed.adapters.sdtm.dates import MACROS_SQL, dictionary_sql
 from hyperfed.adapters.sdtm.define import Define, DefineError, parse_define
 from hyperfed.adapters.sdtm.errors import SdtmOptionError, SdtmRefused, SdtmSourceError
@@ -29,7 +30,6 @@ from hyperfed.adapters.sdtm.identifiers import identifying_column
 from hyperfed.adapters.sdtm.layout import DomainView, class_select, subjects_select
 from hyperfed.adapters.sdtm.qualifiers import qualifiers_sql
 from hyperfed.adapters.sdtm.reader import read_dataset
-from hyperfed.adapters.sdtm.report import Problem, Report
 from hyperfed.adapters.sdtm.sqlparts import ident, lit
 from hyperfed.adapters.sdtm.standard import DATE_SUFFIX, DOMAIN_CLASS, class_from_columns
 from hyperfed.adapters.sdtm.units import ucum_for

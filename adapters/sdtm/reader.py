@@ -18,8 +18,8 @@ from typing import Any
 import duckdb
 from sqlglot import exp
 
+from hyperfed.adapters.checks import Problem
 from hyperfed.adapters.sdtm.files import DatasetFile
-from hyperfed.adapters.sdtm.report import Problem
 
 __all__ = ["ReadResult", "read_dataset"]
 

@@ -138,3 +138,18 @@ def test_query_reports_rejections(hub_url: str, tmp_path: Path) -> None:
     r = run("query", "--hub", hub_url, str(bad))
     assert r.returncode == 1
     assert "criteria.concept" in r.stderr and "hf:LungCancer" in r.stderr
+
+
+def test_node_check_reports_on_any_model(eunomia_path: Path, tmp_path: Path) -> None:
+    r = run("node", "check", "--model", "omop", "--source", f"duckdb://{eunomia_path}", "--json")
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    assert report["model"] == "omop" and report["ok"] is True and report["errors"] == 0
+    assert any("OMOP CDM 5.3" in n for n in report["notes"]), report["notes"]
+    missing = f"duckdb://{tmp_path}/missing.duckdb"
+    r = run("node", "check", "--model", "omop", "--source", missing, "--json")
+    assert r.returncode == 1
+    (problem,) = json.loads(r.stdout)["problems"]
+    assert problem["code"] == "source.unreadable" and "not found" in problem["message"]
+    r = run("node", "check", "--model", "omop", "--source", f"duckdb://{eunomia_path}")
+    assert r.returncode == 0 and "OK: 0 error(s)" in r.stdout

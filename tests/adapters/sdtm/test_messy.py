@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from hyperfed.adapters.checks import Report
 from hyperfed.adapters.sdtm.checks import check_folder
 from hyperfed.adapters.sdtm.cli import app
 from hyperfed.adapters.sdtm.errors import SdtmRefused, SdtmSourceError
 from hyperfed.adapters.sdtm.loader import LoadOptions, load_folder
-from hyperfed.adapters.sdtm.report import Report
 
 DM = """STUDYID,DOMAIN,USUBJID,SUBJID,SITEID,SEX,AGE,AGEU,RFSTDTC,BRTHDTC,COUNTRY,ARMCD,ARM
 S1,DM,S1-001,001,01,F,54,YEARS,2019-03-05,,DEU,A,Drug

@@ -9,10 +9,10 @@ import json
 import duckdb
 import pytest
 
+from hyperfed.adapters.checks import Problem, Report
 from hyperfed.adapters.sdtm.dates import MACROS_SQL, dictionary_sql
 from hyperfed.adapters.sdtm.files import domain_from_name, parse_file_name
 from hyperfed.adapters.sdtm.identifiers import identifying_column
-from hyperfed.adapters.sdtm.report import Problem, Report
 from hyperfed.adapters.sdtm.standard import required_variables
 from hyperfed.adapters.sdtm.units import SDTM_TO_UCUM, ucum_for
 from hyperfed.adapters.units import UNITS, range_in

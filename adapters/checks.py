@@ -1,4 +1,5 @@
-"""Data-quality reports: problems found in a data source, model-neutral.
+"""Data-quality reports (`hyperfed node check`): problems found in a data source, for every
+model (an adapter's `check` returns a `Report`).
 
 A `Problem` names where (file, row, column), what (a stable `code`), how bad (`severity`) and
 says it in words. A `Report` gathers them with a few aggregate facts about the source; it is
