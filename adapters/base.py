@@ -90,6 +90,9 @@ class Adapter(ABC):
     SUPPORTS_BODY_SITE: ClassVar[bool] = False
     SUPPORTS_ATTRIBUTES: ClassVar[bool] = False
     BINDING_KINDS: ClassVar[tuple[type[BindingBase], ...]] = ()
+    NATIVE_SYSTEMS: ClassVar[frozenset[str] | None] = None
+    """Code systems the model's data carry (canonical URIs); None: any. For a `code` of
+    another system the hub sends the binding of the ontology concept with that code."""
     OPTIONS: ClassVar[type[AdapterOptions]] = AdapterOptions
 
     # -- declarations ----------------------------------------------------------------------

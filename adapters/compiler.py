@@ -43,6 +43,7 @@ from hyperfed.adapters.hql.bindings import (
     PersonBinding,
     SexBinding,
     Unexpressible,
+    code_key,
     person_concept_misuse,
 )
 from hyperfed.adapters.hql.model import (
@@ -64,10 +65,11 @@ _FILTERS = tuple(FILTER_FEATURES)
 
 
 def event_binding(e: EventCriterion, bindings: Bindings) -> BindingBase | None:
-    """What an event criterion stands for: its concept's binding, or a codes binding of its
-    own code; None for a concept the hub did not resolve for this model."""
+    """What an event criterion stands for: its concept's binding; for a code, the binding
+    the hub translated it to (for models that do not read its system) or a codes binding of
+    the code itself; None for a concept the hub did not resolve for this model."""
     if e.code is not None:
-        return CodesBinding(codes=[e.code])
+        return bindings.get(code_key(e.code)) or CodesBinding(codes=[e.code])
     return bindings.get(e.concept or "")
 
 

@@ -14,7 +14,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from hyperfed.adapters.errors import UnknownAdapter
-from hyperfed.adapters.hql.bindings import Bindings, PersonBinding, person_concept_misuse
+from hyperfed.adapters.hql.bindings import (
+    Bindings,
+    PersonBinding,
+    code_key,
+    person_concept_misuse,
+)
 from hyperfed.adapters.hql.canonical import canonicalize, query_key
 from hyperfed.adapters.hql.errors import Problem, validation_problems
 from hyperfed.adapters.hql.model import Code, Query, dated
@@ -91,6 +96,16 @@ def _check(query: Query, ontology: Ontology, models: set[str]) -> list[Problem]:
     return problems
 
 
+def _reads(model: str, system: str) -> bool:
+    """Whether nodes of `model` read codes of `system` themselves (else the hub translates a
+    code through the ontology); unknown models are trusted to."""
+    try:
+        native = load_adapter_class(model).NATIVE_SYSTEMS
+    except UnknownAdapter:
+        return True
+    return native is None or system in native
+
+
 def prepare(document: Any, ontology: Ontology, models: set[str], today: dt.date) -> Prepared:
     try:
         query = Query.model_validate(document)
@@ -102,7 +117,11 @@ def prepare(document: Any, ontology: Ontology, models: set[str], today: dt.date)
     canonical = dated(canonicalize(query, ontology.canonical), today)
     bindings: dict[str, Bindings] = {m: {} for m in models}
     for _, e in iter_events(canonical.criteria):
-        if e.concept is not None:
-            for model in models:
+        for model in models:
+            if e.concept is not None:
                 bindings[model][e.concept] = ontology.resolve(e.concept, model)
+            elif e.code is not None and not _reads(model, e.code.system):
+                iri = ontology.concept_for_code(e.code.system, e.code.code)
+                if iri is not None:
+                    bindings[model][code_key(e.code)] = ontology.resolve(iri, model)
     return Prepared(canonical, query_key(canonical), bindings)

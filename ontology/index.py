@@ -100,6 +100,8 @@ class Index:
     by_notation: dict[str, str] = field(default_factory=dict)
     by_key: dict[str, str] = field(default_factory=dict)
     by_code: dict[tuple[str, str], str] = field(default_factory=dict)
+    by_bound_code: dict[tuple[str, str], str] = field(default_factory=dict)
+    """(system, code) -> the one class whose own codes binding names it (ambiguous: absent)"""
 
     def label(self, iri: str) -> str:
         """The preferred label of `iri`, else of its class, else its local name."""
@@ -316,6 +318,11 @@ def _bindings(index: Index, triples: Triples) -> None:
                 sources[(index.class_of[iri], model)].append((curie(iri), spec.binding))
     for key, found in sources.items():
         index.own[key] = merge_bindings(found, key[1])
+    claims: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for (cls, _model), own in index.own.items():
+        for c in getattr(own, "codes", ()):
+            claims[(c.system, c.code)].add(cls)
+    index.by_bound_code = {k: next(iter(v)) for k, v in claims.items() if len(v) == 1}
     for (cls, model), own in index.own.items():
         if isinstance(own, Unexpressible):
             index.resolved[(cls, model)] = own

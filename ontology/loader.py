@@ -156,6 +156,14 @@ class Ontology:
         IRI, so one question has one key (and one noise draw)."""
         return self._index.class_of[self.expand(ref)]
 
+    def concept_for_code(self, system: str, code: str) -> str | None:
+        """The concept (its class IRI) an external code names: an ``hf:externalCode`` of
+        it, else the one concept whose own codes binding holds exactly that code."""
+        found = self._index.by_code.get((system, code.strip()))
+        if found is not None:
+            return self._index.class_of[found]
+        return self._index.by_bound_code.get((system, code.strip()))
+
     # -- concepts --------------------------------------------------------------------------
 
     def concept(self, ref: str) -> ConceptInfo:

@@ -49,6 +49,7 @@ __all__ = [
     "SexBinding",
     "Unexpressible",
     "binding_kinds",
+    "code_key",
     "parse_binding",
     "person_concept_misuse",
 ]
@@ -276,6 +277,12 @@ Binding = Annotated[
 ]
 
 Bindings = dict[str, Binding]
+
+
+def code_key(code: Code) -> str:
+    """The `Bindings` key of a `code` criterion the hub translated through the ontology for
+    a model that does not read the code's system itself (`system|code`)."""
+    return f"{code.system}|{code.code}"
 
 
 def person_concept_misuse(e: EventCriterion) -> str | None:

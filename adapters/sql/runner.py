@@ -47,6 +47,9 @@ def _left(deadline: Deadline | None) -> float | None:
 
 
 class DuckDBRunner:
+    """A DuckDB file opened read-only, or (`over`) a connection an adapter built itself —
+    e.g. data it loaded from files into DuckDB — which it must not write to afterwards."""
+
     dialect = "duckdb"
 
     def __init__(self, path: Path, schema: str | None = None) -> None:
@@ -56,11 +59,23 @@ class DuckDBRunner:
             raise SourceError(f"DuckDB file not found: {path}")
         self.path = path
         self.schema = schema
+        self._name = f"DuckDB {path.name}"
         try:
             self._con = duckdb.connect(str(path), read_only=True)
         except duckdb.Error as exc:
             raise SourceError(f"cannot open DuckDB file {path}: {exc}") from exc
         self._lock = threading.Lock()
+
+    @classmethod
+    def over(cls, con: Any, name: str, schema: str | None = None) -> DuckDBRunner:
+        """A runner over an open DuckDB connection (`name` describes it to operators)."""
+        runner = cls.__new__(cls)
+        runner.path = Path(name)
+        runner.schema = schema
+        runner._name = name
+        runner._con = con
+        runner._lock = threading.Lock()
+        return runner
 
     def fetch(self, sql: str, deadline: Deadline | None = None) -> list[tuple[Any, ...]]:
         import duckdb
@@ -86,7 +101,7 @@ class DuckDBRunner:
             cur.close()
 
     def describe(self) -> str:
-        return f"DuckDB {self.path.name}"
+        return self._name
 
     def close(self) -> None:
         self._con.close()

@@ -119,3 +119,28 @@ def test_a_model_can_refuse_what_it_cannot_read_before_fan_out(onto: Ontology) -
         prepare({"hql": "1", "criteria": {"concept": "hf:Person"}}, onto, {"omop"}, TODAY)
     finally:
         unregister("picky")
+
+
+class CodeBlind(MemoryAdapter):
+    """A model whose data carry no LOINC codes (as SDTM's test codes): the hub translates."""
+
+    MODEL: ClassVar[str] = "codeblind"
+    NATIVE_SYSTEMS = frozenset({SNOMED})
+
+
+def test_codes_a_model_does_not_read_are_translated_through_the_ontology(onto: Ontology) -> None:
+    register(CodeBlind)
+    try:
+        hb = {"code": {"system": "http://loinc.org", "code": "718-7"}}
+        ct = {"code": {"system": SNOMED, "code": "77477000"}}
+        unknown = {"code": {"system": "http://loinc.org", "code": "99999-9"}}
+        doc = {"hql": "1", "criteria": {"all": [hb, ct, unknown]}}
+        p = prepare(doc, onto, {"codeblind", "omop"}, TODAY)
+        assert p.bindings["omop"] == {}  # OMOP reads LOINC itself
+        # the concept whose binding holds LOINC 718-7 (hf:Hemoglobin), in its binding for the
+        # model; SNOMED codes are native to it, the unknown code has no concept
+        assert set(p.bindings["codeblind"]) == {"http://loinc.org|718-7"}
+        got = p.bindings["codeblind"]["http://loinc.org|718-7"]
+        assert got == onto.resolve("hf:Hemoglobin", "codeblind")
+    finally:
+        unregister("codeblind")

@@ -10,7 +10,7 @@ import pytest
 
 from hyperfed.adapters.deadline import Deadline
 from hyperfed.adapters.errors import QueryTimeout, SourceError
-from hyperfed.adapters.sql import open_sql_source, read_tables, resolve_sql_source
+from hyperfed.adapters.sql import DuckDBRunner, open_sql_source, read_tables, resolve_sql_source
 
 HEAVY = "SELECT COUNT(*) FROM range(100000000) a, range(100000) b WHERE a.range + b.range < 0"
 PG_HEAVY = "SELECT COUNT(*) FROM generate_series(1, 100000000) a, generate_series(1, 1000) b"
@@ -79,3 +79,14 @@ def test_sources_are_urls_and_relative_duckdb_paths_follow_the_config(tmp_path: 
         resolve_sql_source("duckdb://site.duckdb", tmp_path) == f"duckdb://{tmp_path}/site.duckdb"
     )
     assert resolve_sql_source("postgresql://h/db", tmp_path) == "postgresql://h/db"
+
+
+def test_a_runner_over_a_connection_the_adapter_built() -> None:
+    con = duckdb.connect()
+    con.execute("CREATE TABLE subjects AS SELECT range AS id FROM range(5)")
+    runner = DuckDBRunner.over(con, "SDTM folder /trial (5 subjects)")
+    assert runner.fetch("SELECT COUNT(*) FROM subjects") == [(5,)]
+    assert runner.describe() == "SDTM folder /trial (5 subjects)"
+    with pytest.raises(QueryTimeout):
+        runner.fetch(HEAVY, Deadline.after(0.2))
+    runner.close()
