@@ -1,0 +1,1 @@
+"""DICOM tag-index adapter (placeholder docstring, completed below)."""
