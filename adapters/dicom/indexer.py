@@ -47,6 +47,7 @@ __all__ = [
     "build_index",
     "read_files",
     "series_relation",
+    "stage_records",
     "state_paths",
 ]
 
@@ -193,7 +194,7 @@ def _file_columns() -> dict[str, str]:
     return dict(FILE_COLUMNS)
 
 
-def _write_records(con: duckdb.DuckDBPyConnection, records: list[dict[str, Any]], folder: Path) -> duckdb.DuckDBPyRelation:
+def stage_records(con: duckdb.DuckDBPyConnection, records: list[dict[str, Any]], folder: Path) -> duckdb.DuckDBPyRelation:
     """A relation over `records` (typed as FILE_COLUMNS), staged as NDJSON in `folder`."""
     fd, name = tempfile.mkstemp(prefix=".hf-files-", suffix=".ndjson", dir=folder)
     with os.fdopen(fd, "w") as f:
@@ -310,10 +311,10 @@ def build_index(
                 progress(done, len(to_read))
 
         records = read_files(to_read, options.read_options(secret, ""), workers, tick)
-        new = _write_records(con, records, index.parent)
+        new = stage_records(con, records, index.parent)
         new.create_view("hf_new_files")
         if old_state is not None and keep:
-            kept = _write_records(con, [{"path": p} for p in keep], index.parent)
+            kept = stage_records(con, [{"path": p} for p in keep], index.parent)
             kept.select("path").create_view("hf_keep")
             con.read_parquet(str(old_state)).create_view("hf_old_files")
             con.execute(
