@@ -26,6 +26,7 @@ the same views the indexer builds; the limits are query parameters.
 
 from __future__ import annotations
 
+import itertools
 import os
 import secrets
 import tempfile
@@ -101,7 +102,7 @@ def _file_problems(con: duckdb.DuckDBPyConnection, f: str) -> Iterator[Problem]:
     ):
         yield _p(
             "error", path, None, kw, "identifying-attribute",
-            f"carries {kw}, which the DICOM PS3.15 basic confidentiality profile removes or empties",
+            f"carries {kw}, which the PS3.15 basic confidentiality profile removes or empties",
         )  # fmt: skip
     for path, series, kw in _rows(
         con,
@@ -110,10 +111,10 @@ def _file_problems(con: duckdb.DuckDBPyConnection, f: str) -> Iterator[Problem]:
     ):
         severity = "error" if kw in _ERROR_MISSING else "warning"
         yield _p(severity, path, series, kw, "missing-attribute", f"{kw} is missing or empty")
-    for uid, paths in _rows(
+    for _uid, paths in _rows(
         con,
-        f'SELECT "SOPInstanceUID", list(path ORDER BY path) FROM {f} WHERE status = \'ok\' '
-        'GROUP BY 1 HAVING count(*) > 1 ORDER BY 1',
+        f"SELECT \"SOPInstanceUID\", list(path ORDER BY path) FROM {f} WHERE status = 'ok' "
+        "GROUP BY 1 HAVING count(*) > 1 ORDER BY 1",
     ):
         for path in paths[1:]:
             yield _p(
@@ -153,11 +154,11 @@ def _gaps(values: list[float], factor: float) -> list[tuple[float, float]]:
     values = sorted(set(values))
     if len(values) < 3:
         return []
-    diffs = [b - a for a, b in zip(values, values[1:], strict=False)]
+    diffs = [b - a for a, b in itertools.pairwise(values)]
     usual = sorted(diffs)[len(diffs) // 2]
     if usual <= 0:
         return []
-    return [(a, b) for a, b in zip(values, values[1:], strict=False) if b - a > factor * usual]
+    return [(a, b) for a, b in itertools.pairwise(values) if b - a > factor * usual]
 
 
 def _completeness(con: duckdb.DuckDBPyConnection, f: str, limits: CheckLimits) -> Iterator[Problem]:
@@ -195,7 +196,9 @@ def _completeness(con: duckdb.DuckDBPyConnection, f: str, limits: CheckLimits) -
             )  # fmt: skip
 
 
-def _pixel_spacing_files(con: duckdb.DuckDBPyConnection, f: str, limits: CheckLimits) -> Iterator[Problem]:
+def _pixel_spacing_files(
+    con: duckdb.DuckDBPyConnection, f: str, limits: CheckLimits
+) -> Iterator[Problem]:
     lo, hi = limits.pixel_spacing
     mods = list(limits.modalities)
     for uid, first, smallest, largest in _rows(
@@ -224,7 +227,7 @@ def _series_problems(
     for uid, file, n in _rows(
         con,
         f'SELECT "SeriesInstanceUID", min({file_col}), count(*) FROM {s} '
-        'GROUP BY 1 HAVING count(*) > 1 ORDER BY 1',
+        "GROUP BY 1 HAVING count(*) > 1 ORDER BY 1",
     ):
         yield _p(
             "error", file, uid, "SeriesInstanceUID", "series-uid-not-unique",
@@ -238,7 +241,9 @@ def _series_problems(
             ("StudyDate", "StudyDate"),
         ):
             severity = "error" if keyword in _ERROR_MISSING else "warning"
-            for (uid,) in _rows(con, f'SELECT "SeriesInstanceUID" FROM {s} WHERE "{column}" IS NULL'):
+            for (uid,) in _rows(
+                con, f'SELECT "SeriesInstanceUID" FROM {s} WHERE "{column}" IS NULL'
+            ):
                 yield _p(severity, None, uid, keyword, "missing-attribute", f"{keyword} is missing")
     for uid, file, kw, value in _rows(
         con,
@@ -315,7 +320,7 @@ def _series_problems(
     for uid, file, value in _rows(
         con,
         f'SELECT "SeriesInstanceUID", {file_col}, coalesce(n_frames, n_instances) AS n FROM {s} '
-        "WHERE list_contains(?, \"Modality\") AND (n < ? OR n > ?) ORDER BY 1",
+        'WHERE list_contains(?, "Modality") AND (n < ? OR n > ?) ORDER BY 1',
         [mods, lo_n, hi_n],
     ):
         yield _p(
@@ -365,7 +370,7 @@ def check_file_table(
     counts = con.execute(
         "SELECT count(*), count(*) FILTER (WHERE status = 'ok'), "
         "count(*) FILTER (WHERE status = 'not_dicom'), "
-        f'count(DISTINCT "SeriesInstanceUID") FILTER (WHERE status = \'ok\') FROM {files_view}'
+        f"count(DISTINCT \"SeriesInstanceUID\") FILTER (WHERE status = 'ok') FROM {files_view}"
     ).fetchone() or (0, 0, 0, 0)
     report.checked = {
         "files": int(counts[0]),
@@ -374,7 +379,9 @@ def check_file_table(
         "series": int(counts[3]),
     }
     for path in missing_files or []:
-        report.add([_p("error", path, None, None, "missing-file", "referenced by a DICOMDIR, absent")])
+        report.add(
+            [_p("error", path, None, None, "missing-file", "referenced by a DICOMDIR, absent")]
+        )
     report.add(_file_problems(con, files_view))
     report.add(_series_from_files(con, files_view))
     report.add(_completeness(con, files_view, limits))
@@ -406,7 +413,9 @@ def check_folder(
     )
     scan = scan_folder(root, None)
     n_workers = workers or min(os.cpu_count() or 1, 4)
-    records = read_files(scan.candidates, options.read_options(secrets.token_bytes(32), ""), n_workers)
+    records = read_files(
+        scan.candidates, options.read_options(secrets.token_bytes(32), ""), n_workers
+    )
     con = duckdb.connect()
     try:
         with tempfile.TemporaryDirectory() as tmp:

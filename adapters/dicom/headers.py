@@ -198,9 +198,7 @@ def _record(ds: Any, options: ReadOptions) -> dict[str, Any]:
             retained.add("PatientID")
         if options.keep_descriptions:
             retained.update(("StudyDescription", "SeriesDescription"))
-        record["identifying"] = identifying_attributes(
-            ds, retained, strict=options.strict_profile
-        )
+        record["identifying"] = identifying_attributes(ds, retained, strict=options.strict_profile)
     else:
         record["identifying"] = []
     return record
@@ -234,9 +232,10 @@ def read_header(path: Path, options: ReadOptions) -> dict[str, Any]:
             return base | {"status": "not_dicom", "error": str(exc)[:300]}
         except Exception as exc:  # a truncated or corrupt file: listed, never fatal
             return base | {"status": "unreadable", "error": f"{type(exc).__name__}: {exc}"[:300]}
-        if getattr(ds, "file_meta", None) is not None and str(
-            ds.file_meta.get("MediaStorageSOPClassUID", "")
-        ) == "1.2.840.10008.1.3.10":
+        if (
+            getattr(ds, "file_meta", None) is not None
+            and str(ds.file_meta.get("MediaStorageSOPClassUID", "")) == "1.2.840.10008.1.3.10"
+        ):
             return base | {"status": "not_dicom", "error": "a DICOMDIR (media directory)"}
         try:
             record = _record(ds, options)

@@ -146,7 +146,9 @@ def _jsonable(value: Any) -> Any:
     return value.isoformat() if isinstance(value, date) else value
 
 
-def _read_chunk(items: Sequence[tuple[str, str, int, int]], options: ReadOptions) -> list[dict[str, Any]]:
+def _read_chunk(
+    items: Sequence[tuple[str, str, int, int]], options: ReadOptions
+) -> list[dict[str, Any]]:
     out = []
     for path, rel, size, mtime_ns in items:
         record = read_header(Path(path), options)
@@ -194,7 +196,9 @@ def _file_columns() -> dict[str, str]:
     return dict(FILE_COLUMNS)
 
 
-def stage_records(con: duckdb.DuckDBPyConnection, records: list[dict[str, Any]], folder: Path) -> duckdb.DuckDBPyRelation:
+def stage_records(
+    con: duckdb.DuckDBPyConnection, records: list[dict[str, Any]], folder: Path
+) -> duckdb.DuckDBPyRelation:
     """A relation over `records` (typed as FILE_COLUMNS), staged as NDJSON in `folder`."""
     fd, name = tempfile.mkstemp(prefix=".hf-files-", suffix=".ndjson", dir=folder)
     with os.fdopen(fd, "w") as f:
@@ -221,7 +225,7 @@ def series_relation(con: duckdb.DuckDBPyConnection, files_view: str) -> duckdb.D
         "PixelSpacing": "max(greatest(pixel_spacing_row, pixel_spacing_col))",
         "contrast": "bool_or(contrast)",
         "n_instances": 'count(DISTINCT "SOPInstanceUID")',
-        "n_frames": "sum(coalesce(\"NumberOfFrames\", 1))",
+        "n_frames": 'sum(coalesce("NumberOfFrames", 1))',
         "SliceThickness": 'median("SliceThickness")',
     }
     select = ",\n  ".join(f'CAST({agg[c.name]} AS {c.type}) AS "{c.name}"' for c in SERIES_COLUMNS)
@@ -269,8 +273,9 @@ def build_index(
     if not root.is_dir():
         raise SourceError(f"not a folder: {root}")
     if secret is None and not options.ids_pseudonymous:
-        raise ValueError("a node secret is needed to pseudonymise PatientIDs (or declare the ids "
-                         "pseudonymous)")
+        raise ValueError(
+            "a node secret is needed to pseudonymise PatientIDs (or declare the ids pseudonymous)"
+        )
     index.parent.mkdir(parents=True, exist_ok=True)
     files_path, meta_path = state_paths(index)
     fingerprint = options.fingerprint(secret)
@@ -329,7 +334,9 @@ def build_index(
             state.write_parquet(str(tmp))
         with _atomic(meta_path) as tmp:
             tmp.write_text(
-                json.dumps({"root": str(root), "fingerprint": fingerprint, "layout": LAYOUT_VERSION})
+                json.dumps(
+                    {"root": str(root), "fingerprint": fingerprint, "layout": LAYOUT_VERSION}
+                )
             )
         series = series_relation(con, "hf_files")
         with _atomic(index) as tmp:

@@ -151,4 +151,6 @@ def series_column(name: str) -> Column:
     for column in SERIES_COLUMNS:
         if column.name == name:
             return column
-    raise KeyError(f"no series column {name!r}; columns: {', '.join(c.name for c in SERIES_COLUMNS)}")
+    raise KeyError(
+        f"no series column {name!r}; columns: {', '.join(c.name for c in SERIES_COLUMNS)}"
+    )

@@ -111,8 +111,10 @@ def load_mapping(name_or_path: str | Path) -> ColumnMapping:
     """A shipped mapping by name ('idc') or a TOML file (MappingError naming the field)."""
     text: str
     where: str
-    if isinstance(name_or_path, str) and "/" not in name_or_path and not name_or_path.endswith(
-        ".toml"
+    if (
+        isinstance(name_or_path, str)
+        and "/" not in name_or_path
+        and not name_or_path.endswith(".toml")
     ):
         resource = resources.files("hyperfed.adapters.dicom").joinpath(f"data/{name_or_path}.toml")
         if not resource.is_file():
@@ -172,7 +174,9 @@ def _transform(spec: ColumnSpec, target_type: str) -> exp.Expression:
     if t == "date":
         return exp.Coalesce(
             this=_try(text, "DATE"),
-            expressions=[exp.cast(exp.func("try_strptime", text, exp.Literal.string("%Y%m%d")), "DATE")],
+            expressions=[
+                exp.cast(exp.func("try_strptime", text, exp.Literal.string("%Y%m%d")), "DATE")
+            ],
         )
     if t == "time":
         return exp.Coalesce(
@@ -181,7 +185,9 @@ def _transform(spec: ColumnSpec, target_type: str) -> exp.Expression:
                 exp.cast(
                     exp.func(
                         "try_strptime",
-                        exp.Substring(this=text, start=exp.Literal.number(1), length=exp.Literal.number(6)),
+                        exp.Substring(
+                            this=text, start=exp.Literal.number(1), length=exp.Literal.number(6)
+                        ),
                         exp.Literal.string("%H%M%S"),
                     ),
                     "TIME",
@@ -230,7 +236,9 @@ def _transform(spec: ColumnSpec, target_type: str) -> exp.Expression:
             true=exp.func("concat_ws", exp.Literal.string("/"), *parts),
         )
     if t == "max":
-        return exp.Greatest(this=_try(cols[0], "DOUBLE"), expressions=[_try(c, "DOUBLE") for c in cols[1:]])
+        return exp.Greatest(
+            this=_try(cols[0], "DOUBLE"), expressions=[_try(c, "DOUBLE") for c in cols[1:]]
+        )
     raise MappingError(f"unknown transform {t!r}")  # pragma: no cover - Literal-checked
 
 

@@ -128,8 +128,10 @@ def _has_value(element: Any) -> bool:
     value = element.value
     if value is None:
         return False
-    if isinstance(value, str | bytes):
-        return bool(value.strip(b"\x00 " if isinstance(value, bytes) else "\x00 "))
+    if isinstance(value, bytes):
+        return bool(value.strip(b"\x00 "))
+    if isinstance(value, str):
+        return bool(value.strip("\x00 "))
     if hasattr(value, "__len__"):
         return len(value) > 0
     return True

@@ -46,7 +46,13 @@ class Report:
     def sorted(self) -> list[Problem]:
         return sorted(
             self.problems,
-            key=lambda p: (_ORDER[p.severity], p.code, p.file or "", str(p.row or ""), p.column or ""),
+            key=lambda p: (
+                _ORDER[p.severity],
+                p.code,
+                p.file or "",
+                str(p.row or ""),
+                p.column or "",
+            ),
         )
 
     def counts(self) -> dict[str, int]:

@@ -20,8 +20,37 @@ from pathlib import Path
 __all__ = ["Candidate", "ScanResult", "scan_folder", "xnat_project"]
 
 SKIP_SUFFIXES = frozenset(
-    ".xml .json .txt .csv .tsv .parquet .md .html .htm .pdf .png .jpg .jpeg .gif .nii .nrrd "
-    ".zip .tar .log .tmp .py .ini .toml .yaml .yml .db .duckdb .wal .secret".split()
+    [
+        ".xml",
+        ".json",
+        ".txt",
+        ".csv",
+        ".tsv",
+        ".parquet",
+        ".md",
+        ".html",
+        ".htm",
+        ".pdf",
+        ".png",
+        ".jpg",
+        ".jpeg",
+        ".gif",
+        ".nii",
+        ".nrrd",
+        ".zip",
+        ".tar",
+        ".log",
+        ".tmp",
+        ".py",
+        ".ini",
+        ".toml",
+        ".yaml",
+        ".yml",
+        ".db",
+        ".duckdb",
+        ".wal",
+        ".secret",
+    ]
 )
 
 
