@@ -59,7 +59,9 @@ def find_orthanc() -> tuple[Path, Path]:
             "the Orthanc binary was not found (Debian/Ubuntu: apt-get install orthanc "
             "orthanc-dicomweb; or set HYPERFED_ORTHANC)"
         )
-    dirs = [os.environ["HYPERFED_ORTHANC_PLUGINS"]] if "HYPERFED_ORTHANC_PLUGINS" in os.environ else []
+    dirs = (
+        [os.environ["HYPERFED_ORTHANC_PLUGINS"]] if "HYPERFED_ORTHANC_PLUGINS" in os.environ else []
+    )
     for folder in [*dirs, *PLUGIN_DIRS]:
         for candidate in sorted(Path(folder).glob("libOrthancDicomWeb.so*")):
             if candidate.is_file():
@@ -221,7 +223,9 @@ class OrthancServer:
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
-                raise OrthancError(f"Orthanc exited with {self._proc.returncode}: {self.log_tail()}")
+                raise OrthancError(
+                    f"Orthanc exited with {self._proc.returncode}: {self.log_tail()}"
+                )
             with contextlib.suppress(httpx.HTTPError):
                 r = httpx.get(f"{self.url}/plugins", timeout=2)
                 if r.status_code == 200:

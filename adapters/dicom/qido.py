@@ -35,6 +35,7 @@ from hyperfed.adapters.dicom.keywords import keyword_tag, validate_keyword
 
 __all__ = ["DateRange", "QidoClient", "deadline_in", "first_value", "values"]
 
+
 @dataclass(frozen=True)
 class DateRange:
     """An inclusive date range; an open end is None ('20100101-' or '-20191231')."""
@@ -211,7 +212,7 @@ class QidoClient:
         fuzzymatching: bool,
         deadline: float | None,
     ) -> Iterator[dict[str, Any]]:
-        if limit is not None and limit < 0 or offset < 0:
+        if (limit is not None and limit < 0) or offset < 0:
             raise ValueError("limit and offset must not be negative")
         base = self.query_params(filters, includefield, fuzzymatching)
         got = 0
