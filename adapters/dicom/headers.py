@@ -220,7 +220,15 @@ def _open(path: Path) -> Any:
 
 
 def read_header(path: Path, options: ReadOptions) -> dict[str, Any]:
-    """The file-state record of one file: status ok / unreadable / not_dicom."""
+    """The file-state record of one file: status ok / unreadable / not_dicom (an error
+    message never holds the file's path: folder names are often patient ids)."""
+    record = _read_header(path, options)
+    if record.get("error"):
+        record["error"] = str(record["error"]).replace(str(path), "<file>")
+    return record
+
+
+def _read_header(path: Path, options: ReadOptions) -> dict[str, Any]:
     from pydicom.errors import InvalidDicomError
 
     base: dict[str, Any] = {"status": "ok", "error": None}

@@ -239,19 +239,35 @@ ORDER BY 1, 2, "StudyDate", "SeriesInstanceUID" """
     return con.sql(sql)
 
 
-def _load_state(index: Path, root: Path, fingerprint: str) -> tuple[Path | None, bool]:
+def _load_state(index: Path, root: Path, fingerprint: str) -> tuple[Path | None, dict[str, Any]]:
     files, meta = state_paths(index)
     if not files.exists() or not meta.exists():
-        return None, True
+        return None, {}
     try:
         data = json.loads(meta.read_text())
     except (OSError, ValueError):
-        return None, True
+        return None, {}
     if data.get("root") != str(root) or data.get("fingerprint") != fingerprint:
-        return None, True
+        return None, {}
     if data.get("layout") != LAYOUT_VERSION:
-        return None, True
-    return files, False
+        return None, {}
+    return files, data
+
+
+def _path_hasher(secret: bytes | None, state: dict[str, Any]) -> tuple[Callable[[str], str], str]:
+    """Keyed hashes of relative paths (folder names are often patient ids): keyed by the node
+    secret, or by a random key kept in the state when the ids are declared pseudonymous."""
+    local = str(state.get("path_key") or _secrets.token_hex(32))
+    key = (
+        hmac.new(secret, b"hyperfed-dicom-path", hashlib.sha256).digest()
+        if secret is not None
+        else bytes.fromhex(local)
+    )
+
+    def hasher(rel: str) -> str:
+        return hmac.new(key, rel.encode(), hashlib.sha256).hexdigest()[:32]
+
+    return hasher, local
 
 
 def build_index(
@@ -279,7 +295,10 @@ def build_index(
     index.parent.mkdir(parents=True, exist_ok=True)
     files_path, meta_path = state_paths(index)
     fingerprint = options.fingerprint(secret)
-    old_state, full = _load_state(index, root, fingerprint)
+    old_state, state_meta = _load_state(index, root, fingerprint)
+    full = old_state is None
+    path_secret = None if options.ids_pseudonymous else secret
+    path_key, local_key = _path_hasher(path_secret, state_meta)
     scan = scan_folder(root, options.dataset, exclude=(index, files_path, meta_path))
     report = IndexReport(root=str(root), index=str(index), files=len(scan.candidates))
     report.skipped, report.dicomdir_missing, report.full_rebuild = scan.skipped, scan.missing, full
@@ -291,6 +310,7 @@ def build_index(
             rows = con.read_parquet(str(old_state)).select("path, size, mtime_ns").fetchall()
             previous = {p: (s, m) for p, s, m in rows}
         current: dict[str, tuple[int, int]] = {}
+        names: dict[str, str] = {}  # path key -> relative path, for the report only
         to_read: list[Candidate] = []
         keep: list[str] = []
         for c in scan.candidates:
@@ -298,9 +318,11 @@ def build_index(
                 st = c.path.stat()
             except OSError:
                 continue
-            current[c.rel] = (st.st_size, st.st_mtime_ns)
-            if previous.get(c.rel) == current[c.rel]:
-                keep.append(c.rel)
+            k = path_key(c.rel)
+            names[k] = c.rel
+            current[k] = (st.st_size, st.st_mtime_ns)
+            if previous.get(k) == current[k]:
+                keep.append(k)
             else:
                 to_read.append(c)
         report.reused, report.read = len(keep), len(to_read)
@@ -316,6 +338,8 @@ def build_index(
                 progress(done, len(to_read))
 
         records = read_files(to_read, options.read_options(secret, ""), workers, tick)
+        for record in records:
+            record["path"] = path_key(record["path"])
         new = stage_records(con, records, index.parent)
         new.create_view("hf_new_files")
         if old_state is not None and keep:
@@ -341,7 +365,7 @@ def build_index(
         series = series_relation(con, "hf_files")
         with _atomic(index) as tmp:
             series.write_parquet(str(tmp))
-        _fill_report(con, report)
+        _fill_report(con, report, names)
     except duckdb.Error as exc:
         raise IndexWriteError(f"indexing {root} into {index}: {exc}") from exc
     finally:
@@ -350,9 +374,11 @@ def build_index(
     return report
 
 
-def _fill_report(con: duckdb.DuckDBPyConnection, report: IndexReport) -> None:
+def _fill_report(
+    con: duckdb.DuckDBPyConnection, report: IndexReport, names: dict[str, str]
+) -> None:
     report.unreadable = [
-        (p, e or "")
+        (names.get(p, p), e or "")
         for p, e in con.execute(
             "SELECT path, error FROM hf_files WHERE status = 'unreadable' ORDER BY path"
         ).fetchall()
@@ -364,7 +390,7 @@ def _fill_report(con: duckdb.DuckDBPyConnection, report: IndexReport) -> None:
         "SELECT kw, list(path ORDER BY path) FROM (SELECT unnest(identifying) AS kw, path "
         "FROM hf_files WHERE status = 'ok') GROUP BY kw ORDER BY kw"
     ).fetchall():
-        report.identifying[keyword] = list(paths)
+        report.identifying[keyword] = sorted(names.get(p, p) for p in paths)
     row = con.execute(
         'SELECT count(DISTINCT "SeriesInstanceUID"), count(DISTINCT person_key), '
         'count(DISTINCT "SeriesInstanceUID") FILTER (WHERE person_key IS NULL) '
