@@ -262,7 +262,7 @@ def write_dicom(
         row = con.execute(
             f'SELECT count(*), count(DISTINCT person_key), count(DISTINCT "StudyInstanceUID") '
             f"FROM read_parquet({_lit(str(target))})"
-        ).fetchone()
+        ).fetchall()[0]
         series, persons, studies = row if row else (0, 0, 0)
         counts = {"dicom_series": int(series)}
         seconds = {"generate": t_gen - started, "write": time.perf_counter() - t_gen}

@@ -340,7 +340,7 @@ def check_series_table(
     if not view.isidentifier():
         raise ValueError(f"not a view name: {view!r}")
     report = Report(source=source or view, model="dicom")
-    (n,) = con.execute(f"SELECT count(*) FROM {view}").fetchone() or (0,)
+    (n,) = con.execute(f"SELECT count(*) FROM {view}").fetchall()[0]
     report.checked = {"series": int(n)}
     report.add(_series_problems(con, view, limits, today or date.today(), True))
     return report
@@ -371,7 +371,7 @@ def check_file_table(
         "SELECT count(*), count(*) FILTER (WHERE status = 'ok'), "
         "count(*) FILTER (WHERE status = 'not_dicom'), "
         f"count(DISTINCT \"SeriesInstanceUID\") FILTER (WHERE status = 'ok') FROM {files_view}"
-    ).fetchone() or (0, 0, 0, 0)
+    ).fetchall()[0]
     report.checked = {
         "files": int(counts[0]),
         "dicom_files": int(counts[1]),

@@ -385,7 +385,7 @@ def _fill_report(
     ]
     (report.not_dicom,) = con.execute(
         "SELECT count(*) FROM hf_files WHERE status = 'not_dicom'"
-    ).fetchone() or (0,)
+    ).fetchall()[0]
     for keyword, paths in con.execute(
         "SELECT kw, list(path ORDER BY path) FROM (SELECT unnest(identifying) AS kw, path "
         "FROM hf_files WHERE status = 'ok') GROUP BY kw ORDER BY kw"
@@ -395,6 +395,6 @@ def _fill_report(
         'SELECT count(DISTINCT "SeriesInstanceUID"), count(DISTINCT person_key), '
         'count(DISTINCT "SeriesInstanceUID") FILTER (WHERE person_key IS NULL) '
         "FROM hf_files WHERE status = 'ok'"
-    ).fetchone()
+    ).fetchall()[0]
     if row:
         report.series, report.persons, report.without_patient = row

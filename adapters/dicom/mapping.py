@@ -132,8 +132,9 @@ def load_mapping(name_or_path: str | Path) -> ColumnMapping:
     except tomllib.TOMLDecodeError as exc:
         raise MappingError(f"{where}: invalid TOML: {exc}") from exc
     except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(x) for x in first["loc"])
+        # a column is a name or a table: report the table's error (the deepest location)
+        first = max(exc.errors(), key=lambda e: len(e["loc"]))
+        loc = ".".join(str(x) for x in first["loc"] if x not in ("str", "ColumnSpec"))
         raise MappingError(f"{where}: {loc}: {first['msg']}") from exc
 
 
@@ -235,10 +236,8 @@ def _transform(spec: ColumnSpec, target_type: str) -> exp.Expression:
             this=exp.Not(this=exp.paren(any_null)),
             true=exp.func("concat_ws", exp.Literal.string("/"), *parts),
         )
-    if t == "max":
-        return exp.Greatest(
-            this=_try(cols[0], "DOUBLE"), expressions=[_try(c, "DOUBLE") for c in cols[1:]]
-        )
+    if t == "max":  # DuckDB's greatest() skips NULLs (sqlglot's Greatest would not)
+        return exp.Anonymous(this="greatest", expressions=[_try(c, "DOUBLE") for c in cols])
     raise MappingError(f"unknown transform {t!r}")  # pragma: no cover - Literal-checked
 
 
