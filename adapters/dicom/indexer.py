@@ -359,7 +359,12 @@ def build_index(
         with _atomic(meta_path) as tmp:
             tmp.write_text(
                 json.dumps(
-                    {"root": str(root), "fingerprint": fingerprint, "layout": LAYOUT_VERSION}
+                    {
+                        "root": str(root),
+                        "fingerprint": fingerprint,
+                        "layout": LAYOUT_VERSION,
+                        "path_key": local_key if path_secret is None else None,
+                    }
                 )
             )
         series = series_relation(con, "hf_files")

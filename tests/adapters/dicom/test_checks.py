@@ -94,14 +94,22 @@ def test_series_table_checks_match_hand_written_sql(tmp_path: Path) -> None:
     attach_series(con, parquet)
     limits = CheckLimits()
     report = check_series_table(con, limits=limits, today=date(2030, 1, 1))
-    (thick,) = duckdb.connect().execute(
-        f"SELECT count(*) FROM read_parquet('{parquet}') WHERE Modality IN ('CT','MR','PT') "
-        "AND (SliceThickness < 0.5 OR SliceThickness > 1.5)"
-    ).fetchall()[0]
-    (slices,) = duckdb.connect().execute(
-        f"SELECT count(*) FROM read_parquet('{parquet}') WHERE Modality IN ('CT','MR','PT') "
-        "AND (n_frames < 25 OR n_frames > 1500)"
-    ).fetchall()[0]
+    (thick,) = (
+        duckdb.connect()
+        .execute(
+            f"SELECT count(*) FROM read_parquet('{parquet}') WHERE Modality IN ('CT','MR','PT') "
+            "AND (SliceThickness < 0.5 OR SliceThickness > 1.5)"
+        )
+        .fetchall()[0]
+    )
+    (slices,) = (
+        duckdb.connect()
+        .execute(
+            f"SELECT count(*) FROM read_parquet('{parquet}') WHERE Modality IN ('CT','MR','PT') "
+            "AND (n_frames < 25 OR n_frames > 1500)"
+        )
+        .fetchall()[0]
+    )
     assert report.by_code().get("slice-thickness", 0) == thick > 0
     assert report.by_code().get("slice-count", 0) == slices
     assert report.ok

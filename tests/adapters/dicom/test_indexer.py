@@ -37,7 +37,10 @@ def _expected_series(root: Path) -> dict[str, dict[str, Any]]:
 def _rows(index: Path) -> dict[str, dict[str, Any]]:
     rel = duckdb.read_parquet(str(index))
     names = rel.columns
-    return {r[names.index("SeriesInstanceUID")]: dict(zip(names, r, strict=True)) for r in rel.fetchall()}
+    return {
+        r[names.index("SeriesInstanceUID")]: dict(zip(names, r, strict=True))
+        for r in rel.fetchall()
+    }
 
 
 def test_one_row_per_series_with_the_layout(mr_ct_tree: Path, tmp_path: Path) -> None:
@@ -82,7 +85,9 @@ def test_ages_dates_and_acquisition_values_come_from_the_headers(tmp_path: Path)
     assert row["StudyDescription"] == ds.StudyDescription
 
 
-def test_no_direct_identifier_enters_the_index_or_its_state(mr_ct_tree: Path, tmp_path: Path) -> None:
+def test_no_direct_identifier_enters_the_index_or_its_state(
+    mr_ct_tree: Path, tmp_path: Path
+) -> None:
     index = tmp_path / "index.parquet"
     build_index(mr_ct_tree, index, SECRET, IndexOptions(workers=1))
     secrets_seen: set[str] = set()
@@ -108,6 +113,8 @@ def test_declared_pseudonymous_ids_are_kept(mr_ct_tree: Path, tmp_path: Path) ->
     assert {r["person_key"] for r in _rows(index).values()} == {
         e["patient"] for e in expected.values()
     }
+    again = build_index(mr_ct_tree, index, None, IndexOptions(workers=1, ids_pseudonymous=True))
+    assert again.read == 0 and again.reused == again.files  # resumable without a secret too
     with pytest.raises(ValueError, match="secret"):
         build_index(mr_ct_tree, index, None, IndexOptions(workers=1))
 
@@ -165,7 +172,10 @@ def test_identifying_attributes_are_reported_per_file(mr_ct_tree: Path, tmp_path
 
 def test_xnat_projects_become_datasets(tmp_path: Path) -> None:
     root = tmp_path / "archive"
-    for project, subject, source in (("LUNG1", "S01", "CT_small.dcm"), ("BRAIN2", "S07", "MR_small.dcm")):
+    for project, subject, source in (
+        ("LUNG1", "S01", "CT_small.dcm"),
+        ("BRAIN2", "S07", "MR_small.dcm"),
+    ):
         folder = root / project / subject / "SESSION_A" / "SCANS" / "3" / "DICOM"
         folder.mkdir(parents=True)
         shutil.copy(PYDICOM_FILES / source, folder / "1.dcm")

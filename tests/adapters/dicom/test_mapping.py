@@ -31,11 +31,17 @@ def test_the_idc_view_has_the_layout_and_every_series(idc: duckdb.DuckDBPyConnec
 
 
 def test_idc_patients_are_collection_scoped(idc: duckdb.DuckDBPyConnection) -> None:
-    (ours,) = idc.execute("SELECT count(DISTINCT person_key) FROM dicom_series").fetchall()[0]
-    (hand,) = duckdb.connect().execute(
-        f"SELECT count(*) FROM (SELECT DISTINCT collection_id, PatientID FROM read_parquet('{IDC}') "
-        "WHERE collection_id IS NOT NULL AND PatientID IS NOT NULL)"
-    ).fetchall()[0]
+    sql = "SELECT count(DISTINCT person_key) FROM dicom_series"
+    (ours,) = idc.execute(sql).fetchall()[0]
+    (hand,) = (
+        duckdb.connect()
+        .execute(
+            "SELECT count(*) FROM (SELECT DISTINCT collection_id, PatientID "
+            f"FROM read_parquet('{IDC}') "
+            "WHERE collection_id IS NOT NULL AND PatientID IS NOT NULL)"
+        )
+        .fetchall()[0]
+    )
     assert ours == hand
 
 
@@ -45,19 +51,25 @@ def test_a_same_series_count_agrees_with_hand_written_sql(idc: duckdb.DuckDBPyCo
         "AND \"BodyPartExamined\" IN ('CHEST', 'LUNG') AND \"Manufacturer\" = 'SIEMENS' "
         "AND \"StudyDate\" BETWEEN DATE '2000-01-01' AND DATE '2001-12-31'"
     ).fetchall()[0]
-    (hand,) = duckdb.connect().execute(
-        f"SELECT count(DISTINCT (collection_id, PatientID)) FROM read_parquet('{IDC}') "
-        "WHERE Modality = 'CT' AND upper(BodyPartExamined) IN ('CHEST', 'LUNG') "
-        "AND Manufacturer = 'SIEMENS' AND StudyDate BETWEEN '2000-01-01' AND '2001-12-31'"
-    ).fetchall()[0]
+    (hand,) = (
+        duckdb.connect()
+        .execute(
+            f"SELECT count(DISTINCT (collection_id, PatientID)) FROM read_parquet('{IDC}') "
+            "WHERE Modality = 'CT' AND upper(BodyPartExamined) IN ('CHEST', 'LUNG') "
+            "AND Manufacturer = 'SIEMENS' AND StudyDate BETWEEN '2000-01-01' AND '2001-12-31'"
+        )
+        .fetchall()[0]
+    )
     assert ours == hand and hand > 0
 
 
 def test_idc_ages_are_whole_years_of_the_age_strings(idc: duckdb.DuckDBPyConnection) -> None:
     (ours,) = idc.execute("SELECT count(*) FROM dicom_series WHERE age_years = 66").fetchall()[0]
-    (hand,) = duckdb.connect().execute(
-        f"SELECT count(*) FROM read_parquet('{IDC}') WHERE upper(PatientAge) = '066Y'"
-    ).fetchall()[0]
+    (hand,) = (
+        duckdb.connect()
+        .execute(f"SELECT count(*) FROM read_parquet('{IDC}') WHERE upper(PatientAge) = '066Y'")
+        .fetchall()[0]
+    )
     assert ours == hand > 0
 
 
@@ -106,11 +118,15 @@ def test_transforms(tmp_path: Path) -> None:
 def test_mapping_errors_name_the_problem(tmp_path: Path) -> None:
     path = _parquet(tmp_path, "SELECT 'a' AS pid, 'b' AS sid")
     bad_target = tmp_path / "t.toml"
-    bad_target.write_text('[columns]\nperson_key = "pid"\nSeriesInstanceUID = "sid"\nModalty = "x"\n')
+    bad_target.write_text(
+        '[columns]\nperson_key = "pid"\nSeriesInstanceUID = "sid"\nModalty = "x"\n'
+    )
     with pytest.raises(MappingError, match="Modalty"):
         load_mapping(bad_target)
     missing = tmp_path / "m.toml"
-    missing.write_text('[columns]\nperson_key = "pid"\nSeriesInstanceUID = "sid"\nModality = "mod"\n')
+    missing.write_text(
+        '[columns]\nperson_key = "pid"\nSeriesInstanceUID = "sid"\nModality = "mod"\n'
+    )
     with pytest.raises(MappingError, match="'mod'"):
         attach_series(duckdb.connect(), path, load_mapping(missing))
     bad_transform = tmp_path / "x.toml"
@@ -143,7 +159,9 @@ def test_our_own_index_needs_no_mapping(tmp_path: Path) -> None:
     mapping = attach_series(con, tmp_path / "dicom_series.parquet")
     assert mapping.name == "hyperfed"
     (n,) = con.execute("SELECT count(*) FROM dicom_series").fetchall()[0]
-    (raw,) = duckdb.connect().execute(
-        f"SELECT count(*) FROM read_parquet('{tmp_path / 'dicom_series.parquet'}')"
-    ).fetchall()[0]
+    (raw,) = (
+        duckdb.connect()
+        .execute(f"SELECT count(*) FROM read_parquet('{tmp_path / 'dicom_series.parquet'}')")
+        .fetchall()[0]
+    )
     assert n == raw > 0

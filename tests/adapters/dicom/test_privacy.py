@@ -23,9 +23,9 @@ from hyperfed.adapters.dicom.privacy import (
 
 def test_person_key_is_the_hmac_of_the_patient_id_under_the_secret() -> None:
     secret = b"s" * 32
-    expected = hmac.new(
-        secret, b"hyperfed-dicom-person\x00\x00PAT-1", hashlib.sha256
-    ).hexdigest()[:32]
+    expected = hmac.new(secret, b"hyperfed-dicom-person\x00\x00PAT-1", hashlib.sha256).hexdigest()[
+        :32
+    ]
     assert person_key("PAT-1", secret) == expected
     assert person_key("PAT-1", secret) != person_key("PAT-1", b"t" * 32)
     assert person_key("PAT-1", secret, "ds1") != person_key("PAT-1", secret, "ds2")

@@ -56,7 +56,9 @@ def test_series_by_modality_and_date_range(orthanc: OrthancServer) -> None:
     with QidoClient(orthanc.dicomweb) as q:
         ct = q.search_series({"Modality": "CT"})
         window = DateRange(date(2000, 1, 1), date(2004, 12, 31))
-        dated = q.search_series({"StudyDate": window}, includefield=["NumberOfSeriesRelatedInstances"])
+        dated = q.search_series(
+            {"StudyDate": window}, includefield=["NumberOfSeriesRelatedInstances"]
+        )
         before = q.search_series({"StudyDate": DateRange(None, date(1999, 12, 31))})
     expected_ct = {u for u, s in TRUTH["series"].items() if s["modality"] == "CT"}
     assert {first_value(s, "SeriesInstanceUID") for s in ct} == expected_ct
@@ -130,6 +132,9 @@ def test_http_errors_name_the_url(orthanc: OrthancServer) -> None:
 def test_an_answer_that_is_not_json_is_an_error() -> None:
     # a misconfigured proxy answering HTML (a transport fault, simulated)
     transport = httpx.MockTransport(lambda request: httpx.Response(200, text="<html>"))
-    with QidoClient("http://pacs.invalid/dicom-web", client=httpx.Client(transport=transport)) as q:
-        with pytest.raises(QidoError, match="not JSON"):
-            q.search_studies()
+    client = httpx.Client(transport=transport)
+    with (
+        QidoClient("http://pacs.invalid/dicom-web", client=client) as q,
+        pytest.raises(QidoError, match="not JSON"),
+    ):
+        q.search_studies()

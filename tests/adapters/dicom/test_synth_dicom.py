@@ -55,14 +55,20 @@ def test_imaging_persons_are_the_omop_persons(
 
 def test_one_study_per_imaging_procedure(sites: tuple[Path, Path]) -> None:
     omop, index = sites
-    (procedures,) = duckdb.connect().execute(
-        f"ATTACH '{omop}' AS o (READ_ONLY); SELECT count(*) FROM o.procedure_occurrence "
-        "WHERE procedure_source_value IN ('77477000', '169069000', '113091000', '82918005', "
-        "'71651007', '399208008', '312681000')"
-    ).fetchall()[0]
-    (studies, series) = duckdb.connect().execute(
-        f"SELECT count(DISTINCT StudyInstanceUID), count(*) FROM read_parquet('{index}')"
-    ).fetchall()[0]
+    (procedures,) = (
+        duckdb.connect()
+        .execute(
+            f"ATTACH '{omop}' AS o (READ_ONLY); SELECT count(*) FROM o.procedure_occurrence "
+            "WHERE procedure_source_value IN ('77477000', '169069000', '113091000', '82918005', "
+            "'71651007', '399208008', '312681000')"
+        )
+        .fetchall()[0]
+    )
+    (studies, series) = (
+        duckdb.connect()
+        .execute(f"SELECT count(DISTINCT StudyInstanceUID), count(*) FROM read_parquet('{index}')")
+        .fetchall()[0]
+    )
     assert studies == procedures and series > studies
 
 
