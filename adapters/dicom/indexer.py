@@ -51,7 +51,7 @@ __all__ = [
     "state_paths",
 ]
 
-PARALLEL_MIN_FILES = 200
+PARALLEL_MIN_FILES = 2000  # starting worker processes costs ~1 s each (spawn + imports)
 CHUNK = 64
 
 
@@ -66,6 +66,7 @@ class IndexOptions:
     retained: tuple[str, ...] = DEFAULT_RETAINED
     strict_profile: bool = False
     workers: int | None = None  # None: min(cores, 4); 1: no worker processes
+    parallel_min_files: int = PARALLEL_MIN_FILES  # fewer files to read: one process
 
     def read_options(self, secret: bytes | None, dataset: str) -> ReadOptions:
         return ReadOptions(
@@ -161,6 +162,7 @@ def read_files(
     base: ReadOptions,
     workers: int = 1,
     on_progress: Callable[[int], None] | None = None,
+    parallel_min_files: int = PARALLEL_MIN_FILES,
 ) -> list[dict[str, Any]]:
     """File-state records of `candidates` (each with its dataset), in worker processes when
     `workers` > 1 and there are enough files."""
@@ -176,7 +178,7 @@ def read_files(
         opts = ReadOptions(**{**asdict(base), "dataset": dataset})
         tasks += [(items[i : i + CHUNK], opts) for i in range(0, len(items), CHUNK)]
     records: list[dict[str, Any]] = []
-    if workers <= 1 or len(candidates) < PARALLEL_MIN_FILES:
+    if workers <= 1 or len(candidates) < parallel_min_files:
         for items, opts in tasks:
             records += _read_chunk(items, opts)
             if on_progress:
@@ -328,7 +330,7 @@ def build_index(
         report.reused, report.read = len(keep), len(to_read)
         report.removed = len(set(previous) - set(current))
         workers = options.workers or min(os.cpu_count() or 1, 4)
-        report.workers = workers if len(to_read) >= PARALLEL_MIN_FILES else 1
+        report.workers = workers if len(to_read) >= options.parallel_min_files else 1
         done = 0
 
         def tick(n: int) -> None:
@@ -337,7 +339,9 @@ def build_index(
             if progress:
                 progress(done, len(to_read))
 
-        records = read_files(to_read, options.read_options(secret, ""), workers, tick)
+        records = read_files(
+            to_read, options.read_options(secret, ""), workers, tick, options.parallel_min_files
+        )
         for record in records:
             record["path"] = path_key(record["path"])
         new = stage_records(con, records, index.parent)

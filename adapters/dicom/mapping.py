@@ -12,7 +12,9 @@ transform is one of the fixed expressions below (no SQL text from a config file)
     attach_series(con, "/srv/pacs/series.parquet", load_mapping("pacs.toml"))
     attach_series(con, "index.parquet")           # our own index: already the layout
 
-Transforms: text, upper, date (DA 'YYYYMMDD' or ISO), time (TM or ISO), integer, number,
+Transforms (no transform: the column as it is, which lets DuckDB push filters into the
+Parquet scan): text (trimmed, '' -> NULL), upper, date (DA 'YYYYMMDD' or ISO), time (TM or
+ISO), integer, number,
 sex (F/M/O else NULL), dicom_age (Age String -> whole years), year (of a date), present
 (a non-empty value -> true), key (several columns joined by '/', NULL if any is NULL),
 max (the largest of several numeric columns).
@@ -166,33 +168,29 @@ def _transform(spec: ColumnSpec, target_type: str) -> exp.Expression:
     col = cols[0]
     t = spec.transform
     text = _trimmed(col)
-    if t is None:
-        return exp.cast(col, target_type) if target_type != "VARCHAR" else text
+    if t is None:  # a plain column: no expression, so DuckDB can push filters into the scan
+        return col
     if t == "text":
         return text
     if t == "upper":
         return exp.Upper(this=text)
     if t == "date":
+        as_text = exp.cast(col, "VARCHAR")
         return exp.Coalesce(
-            this=_try(text, "DATE"),
+            this=_try(col, "DATE"),
             expressions=[
-                exp.cast(exp.func("try_strptime", text, exp.Literal.string("%Y%m%d")), "DATE")
+                exp.cast(exp.func("try_strptime", as_text, exp.Literal.string("%Y%m%d")), "DATE")
             ],
         )
     if t == "time":
+        as_text = exp.cast(col, "VARCHAR")
+        hhmmss = exp.Substring(
+            this=as_text, start=exp.Literal.number(1), length=exp.Literal.number(6)
+        )
         return exp.Coalesce(
-            this=_try(text, "TIME"),
+            this=_try(col, "TIME"),
             expressions=[
-                exp.cast(
-                    exp.func(
-                        "try_strptime",
-                        exp.Substring(
-                            this=text, start=exp.Literal.number(1), length=exp.Literal.number(6)
-                        ),
-                        exp.Literal.string("%H%M%S"),
-                    ),
-                    "TIME",
-                )
+                exp.cast(exp.func("try_strptime", hhmmss, exp.Literal.string("%H%M%S")), "TIME")
             ],
         )
     if t == "integer":
@@ -229,13 +227,14 @@ def _transform(spec: ColumnSpec, target_type: str) -> exp.Expression:
         return exp.Extract(this=exp.var("year"), expression=_try(text, "DATE"))
     if t == "present":
         return exp.If(this=exp.Not(this=exp.Is(this=text, expression=exp.Null())), true=exp.true())
-    if t == "key":
-        parts = [_trimmed(c) for c in cols]
-        any_null = exp.or_(*[exp.Is(this=p, expression=exp.Null()) for p in parts])
-        return exp.If(
-            this=exp.Not(this=exp.paren(any_null)),
-            true=exp.func("concat_ws", exp.Literal.string("/"), *parts),
-        )
+    if t == "key":  # a || '/' || b: NULL as soon as one part is NULL
+        joined: exp.Expression = exp.cast(cols[0], "VARCHAR")
+        for c in cols[1:]:
+            joined = exp.DPipe(
+                this=exp.DPipe(this=joined, expression=exp.Literal.string("/")),
+                expression=exp.cast(c, "VARCHAR"),
+            )
+        return joined
     if t == "max":  # DuckDB's greatest() skips NULLs (sqlglot's Greatest would not)
         return exp.Anonymous(this="greatest", expressions=[_try(c, "DOUBLE") for c in cols])
     raise MappingError(f"unknown transform {t!r}")  # pragma: no cover - Literal-checked

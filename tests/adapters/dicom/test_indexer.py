@@ -224,9 +224,10 @@ def test_parallel_reading_gives_the_serial_result(tmp_path: Path) -> None:
     write_dicom(SynthSpec(persons=300, seed=3), tmp_path / "syn", files=90, instances=3)
     root = tmp_path / "syn" / "files"
     n_files = sum(1 for p in root.rglob("*.dcm"))
-    assert n_files >= indexer_module.PARALLEL_MIN_FILES
+    assert n_files >= 200
     serial = build_index(root, tmp_path / "a.parquet", SECRET, IndexOptions(workers=1))
-    parallel = build_index(root, tmp_path / "b.parquet", SECRET, IndexOptions(workers=2))
+    options = IndexOptions(workers=2, parallel_min_files=200)
+    parallel = build_index(root, tmp_path / "b.parquet", SECRET, options)
     assert parallel.workers == 2 and serial.workers == 1
     assert _rows(tmp_path / "a.parquet") == _rows(tmp_path / "b.parquet")
 
