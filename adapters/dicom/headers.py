@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -42,7 +42,6 @@ class ReadOptions:
     retained: tuple[str, ...] = DEFAULT_RETAINED
     strict_profile: bool = False
     scan_identifying: bool = True
-    extra: dict[str, str] = field(default_factory=dict)  # reserved
 
 
 _DA = re.compile(r"^\s*(\d{4})[.\-]?(\d{2})[.\-]?(\d{2})\s*$")

@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import duckdb
-import sqlglot
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from sqlglot import exp
 
@@ -323,5 +322,4 @@ def attach_series(
         con.execute(sql)
     except duckdb.Error as exc:
         raise SourceError(f"cannot create the series view over {', '.join(files)}: {exc}") from exc
-    _ = sqlglot  # the AST above is sqlglot's; imported for type checkers and readers
     return mapping

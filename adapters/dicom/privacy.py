@@ -83,13 +83,13 @@ class ConfidentialityProfile:
 
     edition: str
     exact: dict[int, str]
-    masked: tuple[tuple[int, int, int, str], ...]  # (value, mask, action) over the 32-bit tag
+    masked: tuple[tuple[int, int, str], ...]  # (value, mask, action) over the 32-bit tag
 
     def action(self, tag: int) -> str | None:
         found = self.exact.get(tag)
         if found is not None:
             return found
-        for value, mask, _, action in self.masked:
+        for value, mask, action in self.masked:
             if tag & mask == value:
                 return action
         return None
@@ -109,7 +109,7 @@ def profile() -> ConfidentialityProfile:
         raise RuntimeError("dicom-anonymizer ships no Table E.1-1 edition")
     module = importlib.import_module(f"{package.__name__}.{editions[-1]}")
     exact: dict[int, str] = {}
-    masked: list[tuple[int, int, int, str]] = []
+    masked: list[tuple[int, int, str]] = []
     for category, action in _CATEGORY_ACTION.items():
         for entry in getattr(module, category, []):
             if len(entry) == 2:
@@ -117,7 +117,7 @@ def profile() -> ConfidentialityProfile:
             else:
                 group, element, gmask, emask = entry
                 mask = (gmask << 16) | emask
-                masked.append(((group << 16 | element) & mask, mask, 0, action))
+                masked.append(((group << 16 | element) & mask, mask, action))
     return ConfidentialityProfile(editions[-1].removeprefix("dicomfields_"), exact, tuple(masked))
 
 
