@@ -3,6 +3,7 @@
     hyperfed generate omop --persons 100000 --out site.duckdb [--seed 1] [--postgres DSN]
     hyperfed generate sdtm --persons 100000 --out DIR [--seed 1] [--format csv|xpt]
     hyperfed generate demo --out DIR
+    hyperfed generate dicom --persons 10000 --out DIR [--seed 1] [--files 20]
 
 The options of `omop` are the fields of `SynthSpec` (a site profile) plus where to write.
 """
@@ -159,5 +160,47 @@ def generate_demo(
     try:
         for summary in write_demo_sites(out_dir):
             _out.print(summary.format())
+    except SynthError as exc:
+        _fail(exc)
+
+
+@app.command("dicom")
+def generate_dicom(
+    out_dir: Annotated[Path, typer.Option("--out", help="folder for dicom_series.parquet")],
+    persons: int = 10_000,
+    seed: int = _D.seed,
+    files: Annotated[
+        int, typer.Option(help="also write real DICOM files of the first N series")
+    ] = 0,
+    instances: Annotated[int, typer.Option(help="DICOM files per series (with --files)")] = 3,
+    identifying: Annotated[
+        bool, typer.Option(help="put PatientName and PatientBirthDate into the files")
+    ] = False,
+    site_abbreviation: str = _D.site_abbreviation,
+    start_year: int = _D.start_year,
+    end_year: int = _D.end_year,
+    visits_per_person: float = _D.visits_per_person,
+    cancer_scale: float = _D.cancer_scale,
+) -> None:
+    """Write the population's imaging as a DICOM series index (Parquet), and DICOM files."""
+    from hyperfed.synth.dicom import write_dicom
+
+    if files < 0 or instances < 1:
+        _err.print("[bold red]error:[/] --files must be >= 0 and --instances >= 1")
+        raise typer.Exit(2)
+    try:
+        spec = SynthSpec(
+            persons=persons,
+            seed=seed,
+            site_abbreviation=site_abbreviation,
+            start_year=start_year,
+            end_year=end_year,
+            visits_per_person=visits_per_person,
+            cancer_scale=cancer_scale,
+        )
+        summary = write_dicom(
+            spec, out_dir, files=files, instances=instances, identifying=identifying
+        )
+        _out.print(summary.format())
     except SynthError as exc:
         _fail(exc)
