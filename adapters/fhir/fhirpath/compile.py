@@ -1,0 +1,453 @@
+"""FHIRPath AST -> DuckDB SQL (sqlglot) over a resource's JSON.
+
+`Compiler.compile(node, focus)` returns a `Val` (see `hyperfed.adapters.fhir.fhirpath.sql`).
+The subset is what SQL-on-FHIR v2 ViewDefinitions use: member navigation (choice elements
+through `ofType()`), indexers, `where`, `exists`, `empty`, `first`, `last`, `count`, `not`,
+`ofType`, `join`, `extension`, `getResourceKey`, `getReferenceKey`, `hasValue`, boolean logic,
+comparison, `in`/`contains`, `|`, arithmetic and string concatenation, `%constants`,
+`%rowIndex`, `$this`. Anything else raises `UnsupportedFhirPath` naming the expression: the
+engine never guesses a result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from sqlglot import exp
+
+from hyperfed.adapters.fhir.errors import FhirPathError, UnsupportedFhirPath
+from hyperfed.adapters.fhir.fhirpath.parse import (
+    Func,
+    Index,
+    Literal,
+    Member,
+    Node,
+    Op,
+    TypeOp,
+    Unary,
+    Var,
+)
+from hyperfed.adapters.fhir.fhirpath.sql import (
+    NUMERIC_JSON,
+    Val,
+    as_coll,
+    as_one,
+    cast_json,
+    error,
+    fn,
+    items,
+    json_member,
+    lam,
+    lit,
+    sql_type,
+)
+
+__all__ = ["CHOICE_ELEMENTS", "REFERENCE_PATTERN", "Compiler", "Scope"]
+
+# Elements of R4 that are choices ([x]) somewhere: navigating them without ofType() reads
+# whichever `nameType` key is present (or a plain `name` key, as in Quantity.value).
+CHOICE_ELEMENTS = frozenset(
+    {
+        "value", "effective", "onset", "abatement", "deceased", "multipleBirth", "performed",
+        "occurrence", "medication", "born", "asNeeded", "serviced", "timing", "reported",
+        "dose", "rate", "defaultValue", "fixed", "pattern", "minValue", "maxValue",
+        "identified",
+    }
+)
+_PRIMITIVES = {
+    "boolean": "boolean", "integer": "integer", "positiveInt": "integer",
+    "unsignedInt": "integer", "integer64": "integer", "decimal": "decimal", "string": "string",
+    "code": "string", "id": "string", "uri": "string", "url": "string", "canonical": "string",
+    "oid": "string", "uuid": "string", "markdown": "string", "base64Binary": "string",
+    "date": "date", "dateTime": "datetime", "instant": "datetime", "time": "time",
+}
+REFERENCE_PATTERN = (
+    r"^(?:[A-Za-z][A-Za-z0-9+.-]*://[^ ]*/)?([A-Z][A-Za-z]+)/([A-Za-z0-9.-]{1,64})"
+    r"(?:/_history/[A-Za-z0-9.-]{1,64})?$"
+)
+_CMP: dict[str, Callable[..., exp.Expression]] = {
+    "=": exp.EQ, "!=": exp.NEQ, "<": exp.LT, "<=": exp.LTE, ">": exp.GT, ">=": exp.GTE,
+}
+
+
+@dataclass
+class Scope:
+    """What an expression is compiled against."""
+
+    expression: str  # the text, for error messages
+    path: str  # where in the view, for error messages
+    constants: dict[str, Val]
+    root: exp.Expression  # %resource (JSON)
+    root_id: exp.Expression | None = None  # the resource id column, when known
+    row_index: exp.Expression = field(default_factory=lambda: lit(0))
+    counter: list[int] = field(default_factory=lambda: [0])
+
+    def fresh(self, stem: str) -> str:
+        self.counter[0] += 1
+        return f"{stem}{self.counter[0]}"
+
+
+def _strip_ofType_name(t: str) -> str:  # noqa: N802
+    return t.split(".")[-1]
+
+
+class Compiler:
+    """Compiles FHIRPath nodes in one `Scope`."""
+
+    def __init__(self, scope: Scope) -> None:
+        self.s = scope
+
+    # errors -------------------------------------------------------------------------------
+    def unsupported(self, what: str) -> UnsupportedFhirPath:
+        return UnsupportedFhirPath(self.s.path, self.s.expression, f"{what} is not supported")
+
+    def invalid(self, what: str) -> FhirPathError:
+        return FhirPathError(self.s.path, self.s.expression, what)
+
+    def many(self) -> str:
+        return (
+            f"{self.s.path}: FHIRPath {self.s.expression!r} gave more than one value where "
+            "one was expected"
+        )
+
+    # entry --------------------------------------------------------------------------------
+    def compile(self, node: Node, focus: Val) -> Val:
+        if isinstance(node, Literal):
+            return self.literal(node)
+        if isinstance(node, Var):
+            return self.var(node, focus)
+        if isinstance(node, Member):
+            base = focus if node.base is None else self.compile(node.base, focus)
+            return self.member(base, node.name)
+        if isinstance(node, Index):
+            return self.index(node, focus)
+        if isinstance(node, Func):
+            return self.func(node, focus)
+        if isinstance(node, Op):
+            return self.op(node, focus)
+        if isinstance(node, Unary):
+            v = self.numeric(self.compile(node.operand, focus))
+            return v if node.op == "+" else Val(exp.Neg(this=v.sql), "scalar", v.type)
+        if isinstance(node, TypeOp):
+            base = self.of_type(node.operand, node.type_name, focus)
+            if node.op == "as":
+                return base
+            return Val(exp.GT(this=fn("len", as_coll(base)), expression=lit(0)), "scalar", "boolean")
+        raise self.unsupported(type(node).__name__)
+
+    def literal(self, node: Literal) -> Val:
+        if node.kind == "empty":
+            return Val(exp.cast(exp.Array(expressions=[]), sql_type("JSON[]")), "coll")
+        if node.kind == "decimal":
+            return Val(exp.cast(exp.Literal.number(str(node.value)), sql_type("DOUBLE")),
+                       "scalar", "decimal")
+        return Val(lit(node.value), "scalar", node.kind)
+
+    def var(self, node: Var, focus: Val) -> Val:
+        if not node.external:
+            if node.name == "this":
+                return focus
+            raise self.unsupported(f"${node.name}")
+        if node.name == "rowIndex":
+            return Val(self.s.row_index, "scalar", "integer")
+        if node.name in ("resource", "rootResource"):
+            return Val(self.s.root, "one")
+        if node.name in self.s.constants:
+            return self.s.constants[node.name]
+        raise self.invalid(f"undefined constant %{node.name}")
+
+    # navigation ---------------------------------------------------------------------------
+    def member(self, base: Val, name: str, exact: bool = False) -> Val:
+        if base.kind == "scalar":
+            raise self.unsupported(f"navigating .{name} from a computed value")
+
+        def step(j: exp.Expression) -> exp.Expression:
+            if exact or name not in CHOICE_ELEMENTS:
+                return items(json_member(j, name))
+            k = self.s.fresh("k")
+            typed_key = fn(
+                "list_extract",
+                fn(
+                    "list_filter",
+                    fn("json_keys", j.copy()),
+                    lam(fn("regexp_matches", exp.to_identifier(k), lit(f"^{name}[A-Z]")), k),
+                ),
+                lit(1),
+            )
+            typed = fn("json_extract", j.copy(), exp.DPipe(this=lit("$."), expression=typed_key))
+            return items(exp.Coalesce(this=json_member(j, name), expressions=[typed]))
+
+        return Val(self.flat_map(base, step), "coll")
+
+    def flat_map(self, base: Val, step: Callable[[exp.Expression], exp.Expression]) -> exp.Expression:
+        if base.kind == "one":
+            return step(base.sql)
+        v = self.s.fresh("v")
+        return fn("flatten", fn("list_transform", base.sql, lam(step(exp.to_identifier(v)), v)))
+
+    def of_type(self, operand: Node, type_name: str, focus: Val) -> Val:
+        t = _strip_ofType_name(type_name)
+        if isinstance(operand, Member):
+            base = focus if operand.base is None else self.compile(operand.base, focus)
+            if operand.name in CHOICE_ELEMENTS:
+                key = operand.name + t[:1].upper() + t[1:]
+                v = self.member(base, key, exact=True)
+                return replace(v, type=_PRIMITIVES.get(t))
+        inner = self.compile(operand, focus)
+        if t[:1].isupper():
+            c, v = as_coll(inner), self.s.fresh("v")
+            rt = fn("json_extract_string", exp.to_identifier(v), lit("$.resourceType"))
+            return Val(fn("list_filter", c, lam(exp.EQ(this=rt, expression=lit(t)), v)), "coll")
+        raise self.unsupported(f"ofType({type_name}) outside a choice element")
+
+    def index(self, node: Index, focus: Val) -> Val:
+        base = self.compile(node.base, focus)
+        idx = self.compile(node.index, focus)
+        if idx.kind != "scalar" or idx.type != "integer":
+            raise self.unsupported("an indexer that is not an integer")
+        pos = exp.Add(this=exp.cast(idx.sql, sql_type("BIGINT")), expression=lit(1))
+        return Val(fn("list_extract", as_coll(base), pos), "one", base.type)
+
+    # functions ----------------------------------------------------------------------------
+    def func(self, node: Func, focus: Val) -> Val:
+        name, args = node.name, node.args
+        if name == "ofType":
+            if len(args) != 1 or not isinstance(args[0], Member) or args[0].base is not None:
+                raise self.invalid("ofType() takes one type name")
+            if node.base is None:
+                raise self.unsupported("ofType() on the focus")
+            return self.of_type(node.base, args[0].name, focus)
+        base = focus if node.base is None else self.compile(node.base, focus)
+        handler = getattr(self, f"fn_{name}", None)
+        if handler is None:
+            raise self.unsupported(f"function {name}()")
+        result: Val = handler(base, args, focus)
+        return result
+
+    def _arity(self, name: str, args: tuple[Node, ...], low: int, high: int) -> None:
+        if not low <= len(args) <= high:
+            raise self.invalid(f"{name}() takes {low}..{high} arguments, got {len(args)}")
+
+    def filtered(self, base: Val, criterion: Node) -> exp.Expression:
+        v = self.s.fresh("v")
+        crit = self.boolean(self.compile(criterion, Val(exp.to_identifier(v), "one")))
+        return fn("list_filter", as_coll(base), lam(exp.Coalesce(this=crit, expressions=[exp.false()]), v))
+
+    def fn_where(self, base: Val, args: tuple[Node, ...], focus: Val) -> Val:
+        self._arity("where", args, 1, 1)
+        return Val(self.filtered(base, args[0]), "coll", base.type)
+
+    def fn_exists(self, base: Val, args: tuple[Node, ...], focus: Val) -> Val:
+        self._arity("exists", args, 0, 1)
+        if args:
+            return Val(exp.GT(this=fn("len", self.filtered(base, args[0])), expression=lit(0)),
+                       "scalar", "boolean")
+        if base.kind != "coll":
+            return Val(exp.Not(this=exp.Is(this=base.sql, expression=exp.null())), "scalar", "boolean")
+        return Val(exp.GT(this=fn("len", base.sql), expression=lit(0)), "scalar", "boolean")
+
+    def fn_hasValue(self, base: Val, args: tuple[Node, ...], focus: Val) -> Val:  # noqa: N802
+        self._arity("hasValue", args, 0, 0)
+        return self.fn_exists(base, (), focus)
+
+    def fn_empty(self, base: Val, args: tuple[Node, ...], focus: Val) -> Val:
+        self._arity("empty", args, 0, 0)
+        return Val(exp.Not(this=self.fn_exists(base, (), focus).sql), "scalar", "boolean")
+
+    def fn_first(self, base: Val, args: tuple[Node, ...], focus: Val) -> Val:
+        self._arity("first", args, 0, 0)
+        if base.kind != "coll":
+            return base
+        return Val(fn("list_extract", base.sql, lit(1)), "one", base.type)
+
+    def fn_last(self, base: Val, args: tuple[Node, ...], focus: Val) -> Val:
+        self._arity("last", args, 0, 0)
+        if base.kind != "coll":
+            return base
+        return Val(fn("list_extract", base.sql, lit(-1)), "one", base.type)
+
+    def fn_count(self, base: Val, args: tuple[Node, ...], focus: Val) -> Val:
+        self._arity("count", args, 0, 0)
+        return Val(exp.cast(fn("len", as_coll(base)), sql_type("BIGINT")), "scalar", "integer")
+
+    def fn_not(self, base: Val, args: tuple[Node, ...], focus: Val) -> Val:
+        self._arity("not", args, 0, 0)
+        return Val(exp.Not(this=exp.Paren(this=self.boolean(base))), "scalar", "boolean")
+
+    def fn_join(self, base: Val, args: tuple[Node, ...], focus: Val) -> Val:
+        self._arity("join", args, 0, 1)
+        sep = self.compile(args[0], focus) if args else Val(lit(""), "scalar", "string")
+        if sep.kind != "scalar" or sep.type != "string":
+            raise self.unsupported("join() with a separator that is not a string")
+        v = self.s.fresh("v")
+        texts = fn("list_transform", as_coll(base),
+                   lam(fn("json_extract_string", exp.to_identifier(v), lit("$")), v))
+        return Val(fn("array_to_string", texts, sep.sql), "scalar", "string")
+
+    def fn_extension(self, base: Val, args: tuple[Node, ...], focus: Val) -> Val:
+        self._arity("extension", args, 1, 1)
+        url = self.compile(args[0], focus)
+        if url.kind != "scalar" or url.type != "string":
+            raise self.unsupported("extension() with a URL that is not a string")
+        exts = self.member(base, "extension", exact=True)
+        v = self.s.fresh("v")
+        match = exp.EQ(this=fn("json_extract_string", exp.to_identifier(v), lit("$.url")),
+                       expression=url.sql)
+        return Val(fn("list_filter", exts.sql, lam(match, v)), "coll")
+
+    def fn_getResourceKey(self, base: Val, args: tuple[Node, ...], focus: Val) -> Val:  # noqa: N802
+        self._arity("getResourceKey", args, 0, 0)
+        if base.sql == self.s.root and self.s.root_id is not None:
+            return Val(self.s.root_id, "scalar", "string")
+        j = as_one(base, self.many())
+        return Val(fn("json_extract_string", j, lit("$.id")), "scalar", "string")
+
+    def fn_getReferenceKey(self, base: Val, args: tuple[Node, ...], focus: Val) -> Val:  # noqa: N802
+        self._arity("getReferenceKey", args, 0, 1)
+        wanted: str | None = None
+        if args:
+            if not isinstance(args[0], Member) or args[0].base is not None:
+                raise self.invalid("getReferenceKey() takes a resource type name")
+            wanted = args[0].name
+        v = self.s.fresh("v")
+        ref = fn("json_extract_string", exp.to_identifier(v), lit("$.reference"))
+        key = fn("nullif", fn("regexp_extract", ref, lit(REFERENCE_PATTERN), lit(2)), lit(""))
+        if wanted is not None:
+            rtype = fn("regexp_extract", ref.copy(), lit(REFERENCE_PATTERN), lit(1))
+            key = exp.Case().when(exp.EQ(this=rtype, expression=lit(wanted)), key).else_(exp.null())
+        as_json = exp.cast(fn("to_json", key), sql_type("JSON"))
+        keys = fn("list_transform", as_coll(base), lam(as_json, v))
+        w = self.s.fresh("w")
+        not_null = exp.Not(this=exp.Is(this=exp.to_identifier(w), expression=exp.null()))
+        return Val(fn("list_filter", keys, lam(not_null, w)), "coll", "string")
+
+    # operators ----------------------------------------------------------------------------
+    def boolean(self, v: Val) -> exp.Expression:
+        """FHIRPath singleton evaluation as a boolean (a non-boolean single item is true)."""
+        if v.kind == "scalar":
+            if v.type == "boolean":
+                return v.sql
+            return exp.Not(this=exp.Is(this=v.sql, expression=exp.null()))
+        j = as_one(v, self.many())
+        return (
+            exp.Case()
+            .when(exp.Is(this=j, expression=exp.null()), exp.null())
+            .when(exp.EQ(this=fn("json_type", j.copy()), expression=lit("BOOLEAN")),
+                  exp.cast(j.copy(), sql_type("BOOLEAN")))
+            .else_(exp.true())
+        )
+
+    def numeric(self, v: Val) -> Val:
+        if v.kind == "scalar":
+            if v.type not in ("integer", "decimal"):
+                raise self.unsupported("arithmetic on a value that is not a number")
+            return v
+        t = v.type if v.type in ("integer", "decimal") else "decimal"
+        return Val(cast_json(as_one(v, self.many()), "decimal"), "scalar", t)
+
+    def typed(self, v: Val, t: str) -> exp.Expression:
+        """`v` as a single SQL value of FHIRPath type t (NULL if empty)."""
+        if v.kind == "scalar":
+            if t in ("integer", "decimal") and v.type in ("integer", "decimal"):
+                return exp.cast(v.sql, sql_type("DOUBLE"))
+            return v.sql
+        kind = "decimal" if t == "integer" else t
+        return cast_json(as_one(v, self.many()), kind)
+
+    def typed_list(self, v: Val, t: str) -> exp.Expression:
+        if v.kind != "coll":
+            x = self.typed(v, t)
+            return exp.Case().when(exp.Is(this=x, expression=exp.null()),
+                                   exp.cast(exp.Array(expressions=[]), sql_type("VARCHAR[]")
+                                            if t not in ("integer", "decimal", "boolean")
+                                            else sql_type("DOUBLE[]" if t != "boolean" else "BOOLEAN[]"))
+                                   ).else_(exp.Array(expressions=[x.copy()]))
+        e = self.s.fresh("e")
+        return fn("list_transform", v.sql,
+                  lam(cast_json(exp.to_identifier(e), "decimal" if t == "integer" else t), e))
+
+    def comparison(self, op: str, left: Val, right: Val) -> Val:
+        t = left.type if left.kind == "scalar" else None
+        t = t or (right.type if right.kind == "scalar" else None) or left.type or right.type
+        single = left.kind != "coll" and right.kind != "coll"
+        if t is None:
+            return Val(self.dynamic(op, left, right), "scalar", "boolean")
+        if op in ("=", "!=") and not single:
+            ll, rl = self.typed_list(left, t), self.typed_list(right, t)
+            eq: exp.Expression = (
+                exp.Case()
+                .when(exp.Or(this=exp.EQ(this=fn("len", ll), expression=lit(0)),
+                             expression=exp.EQ(this=fn("len", rl), expression=lit(0))), exp.null())
+                .else_(exp.EQ(this=ll.copy(), expression=rl.copy()))
+            )
+            return Val(eq if op == "=" else exp.Not(this=eq), "scalar", "boolean")
+        return Val(_CMP[op](this=self.typed(left, t), expression=self.typed(right, t)),
+                   "scalar", "boolean")
+
+    def dynamic(self, op: str, left: Val, right: Val) -> exp.Expression:
+        a, b = as_one(left, self.many()), as_one(right, self.many())
+        nums = [lit(t) for t in NUMERIC_JSON]
+        both_num = exp.And(this=exp.In(this=fn("json_type", a), expressions=nums),
+                           expression=exp.In(this=fn("json_type", b), expressions=[n.copy() for n in nums]))
+        as_num = _CMP[op](this=exp.cast(a.copy(), sql_type("DOUBLE")),
+                          expression=exp.cast(b.copy(), sql_type("DOUBLE")))
+        as_text = _CMP[op](this=fn("json_extract_string", a.copy(), lit("$")),
+                           expression=fn("json_extract_string", b.copy(), lit("$")))
+        return exp.Case().when(both_num, as_num).else_(as_text)
+
+    def op(self, node: Op, focus: Val) -> Val:
+        left, right = self.compile(node.left, focus), self.compile(node.right, focus)
+        o = node.op
+        if o in _CMP:
+            return self.comparison(o, left, right)
+        if o in ("and", "or", "xor", "implies"):
+            a, b = self.boolean(left), self.boolean(right)
+            built: exp.Expression
+            if o == "and":
+                built = exp.And(this=exp.Paren(this=a), expression=exp.Paren(this=b))
+            elif o == "or":
+                built = exp.Or(this=exp.Paren(this=a), expression=exp.Paren(this=b))
+            elif o == "xor":
+                built = exp.NEQ(this=exp.Paren(this=a), expression=exp.Paren(this=b))
+            else:
+                built = exp.Or(this=exp.Not(this=exp.Paren(this=a)), expression=exp.Paren(this=b))
+            return Val(exp.Paren(this=built), "scalar", "boolean")
+        if o == "|":
+            both = fn("list_concat", as_coll(left), as_coll(right))
+            return Val(fn("list_distinct", both), "coll")
+        if o == "&" or (o == "+" and "string" in (left.type, right.type)):
+            parts = [self.typed(v, "string") for v in (left, right)]
+            if o == "&":
+                parts = [exp.Coalesce(this=p, expressions=[lit("")]) for p in parts]
+            return Val(exp.DPipe(this=parts[0], expression=parts[1]), "scalar", "string")
+        if o in ("+", "-", "*", "/", "div", "mod"):
+            return self.arithmetic(o, self.numeric(left), self.numeric(right))
+        if o in ("in", "contains"):
+            item, coll = (left, right) if o == "in" else (right, left)
+            t = item.type or coll.type or "string"
+            return Val(fn("list_contains", self.typed_list(coll, t), self.typed(item, t)),
+                       "scalar", "boolean")
+        raise self.unsupported(f"operator {o!r}")
+
+    def arithmetic(self, o: str, a: Val, b: Val) -> Val:
+        integer = a.type == "integer" and b.type == "integer" and o in ("+", "-", "*", "div", "mod")
+        x, y = a.sql, b.sql
+        built: exp.Expression
+        if o == "+":
+            built = exp.Add(this=x, expression=y)
+        elif o == "-":
+            built = exp.Sub(this=x, expression=y)
+        elif o == "*":
+            built = exp.Mul(this=x, expression=y)
+        elif o == "/":
+            built = exp.Div(this=exp.cast(x, sql_type("DOUBLE")),
+                            expression=fn("nullif", exp.cast(y, sql_type("DOUBLE")), lit(0)))
+        elif o == "div":
+            built = fn("trunc", exp.Div(this=exp.cast(x, sql_type("DOUBLE")),
+                                        expression=fn("nullif", exp.cast(y, sql_type("DOUBLE")), lit(0))))
+        else:
+            built = exp.Mod(this=x, expression=fn("nullif", y, lit(0)))
+        if integer:
+            built = exp.cast(built, sql_type("BIGINT"))
+        return Val(exp.Paren(this=built), "scalar", "integer" if integer else "decimal")
