@@ -50,8 +50,11 @@ def create_resource_table(
     """A small resource table from Python objects (tests, inline examples); returns its size.
     Large inputs go through `hyperfed.adapters.fhir.load`, which never loops in Python."""
     rows = [
-        (str(r.get("resourceType")), None if r.get("id") is None else str(r.get("id")),
-         json.dumps(r))
+        (
+            str(r.get("resourceType")),
+            None if r.get("id") is None else str(r.get("id")),
+            json.dumps(r),
+        )
         for r in resources
     ]
     name = exp.to_table(table).sql("duckdb")

@@ -45,12 +45,25 @@ __all__ = ["MAX_REPEAT_DEPTH", "CompiledView", "ViewColumn", "compile_view"]
 MAX_REPEAT_DEPTH = 12
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _CONSTANT_TYPES = {
-    "valueString": "string", "valueCode": "string", "valueId": "string", "valueUri": "string",
-    "valueUrl": "string", "valueCanonical": "string", "valueOid": "string",
-    "valueUuid": "string", "valueMarkdown": "string", "valueBase64Binary": "string",
-    "valueDate": "date", "valueDateTime": "datetime", "valueInstant": "datetime",
-    "valueTime": "time", "valueInteger": "integer", "valuePositiveInt": "integer",
-    "valueUnsignedInt": "integer", "valueInteger64": "integer", "valueDecimal": "decimal",
+    "valueString": "string",
+    "valueCode": "string",
+    "valueId": "string",
+    "valueUri": "string",
+    "valueUrl": "string",
+    "valueCanonical": "string",
+    "valueOid": "string",
+    "valueUuid": "string",
+    "valueMarkdown": "string",
+    "valueBase64Binary": "string",
+    "valueDate": "date",
+    "valueDateTime": "datetime",
+    "valueInstant": "datetime",
+    "valueTime": "time",
+    "valueInteger": "integer",
+    "valuePositiveInt": "integer",
+    "valueUnsignedInt": "integer",
+    "valueInteger64": "integer",
+    "valueDecimal": "decimal",
     "valueBoolean": "boolean",
 }
 
@@ -149,17 +162,25 @@ class _ViewCompiler:
         if key == "forEachOrNull":
             coll = (
                 exp.Case()
-                .when(exp.EQ(this=fn("len", coll), expression=lit(0)),
-                      exp.Array(expressions=[exp.cast(exp.null(), sql_type("JSON"))]))
+                .when(
+                    exp.EQ(this=fn("len", coll), expression=lit(0)),
+                    exp.Array(expressions=[exp.cast(exp.null(), sql_type("JSON"))]),
+                )
                 .else_(coll.copy())
             )
         v, i = self.fresh("f"), self.fresh("i")
-        inner = self.body(sel, path, Val(exp.to_identifier(v), "one"),
-                          exp.Sub(this=exp.to_identifier(i), expression=lit(1)))
+        inner = self.body(
+            sel,
+            path,
+            Val(exp.to_identifier(v), "one"),
+            exp.Sub(this=exp.to_identifier(i), expression=lit(1)),
+        )
         rows = fn("flatten", fn("list_transform", coll, lam(inner.rows, v, i)))
         return _Part(rows, inner.columns)
 
-    def repeat(self, paths: Any, path: str, focus: Val, row_index: exp.Expression) -> exp.Expression:
+    def repeat(
+        self, paths: Any, path: str, focus: Val, row_index: exp.Expression
+    ) -> exp.Expression:
         if not isinstance(paths, list) or not paths or not all(isinstance(p, str) for p in paths):
             raise _fail(path, "repeat must be a non-empty list of FHIRPath strings")
 
@@ -174,8 +195,10 @@ class _ViewCompiler:
             if depth == 0:
                 deeper: exp.Expression = (
                     exp.Case()
-                    .when(exp.GT(this=fn("len", children(here)), expression=lit(0)),
-                          error(f"{path}: repeat nests deeper than {MAX_REPEAT_DEPTH} levels"))
+                    .when(
+                        exp.GT(this=fn("len", children(here)), expression=lit(0)),
+                        error(f"{path}: repeat nests deeper than {MAX_REPEAT_DEPTH} levels"),
+                    )
                     .else_(me)
                 )
                 return lam(deeper, e)
@@ -217,10 +240,12 @@ class _ViewCompiler:
             if ftype is not None and not isinstance(ftype, str):
                 raise _fail(f"{where}.type", "must be a FHIR type name")
             v = self.expr(col.get("path"), f"{where}.path", focus, row_index)
-            t = column_type(ftype) or (v.type if v.kind == "scalar" else v.type)
+            t = column_type(ftype) or v.type
             base = scalar_sql_type(t)
-            msg = (f"{where} ({name}): path {col.get('path')!r} gave more than one value; "
-                   "set collection: true or pick one (first())")
+            msg = (
+                f"{where} ({name}): path {col.get('path')!r} gave more than one value; "
+                "set collection: true or pick one (first())"
+            )
             if collection:
                 e = self.fresh("c")
                 one = Val(exp.to_identifier(e), "one")
@@ -228,8 +253,11 @@ class _ViewCompiler:
                 stype = f"{base}[]"
             else:
                 value, stype = self.cell(v, t, base, msg), base
-            out.append(ViewColumn(name, str(col.get("path")), ftype, stype, collection,
-                                  col.get("description")))
+            out.append(
+                ViewColumn(
+                    name, str(col.get("path")), ftype, stype, collection, col.get("description")
+                )
+            )
             values.append(value)
         return _Part(self.pack(out, values), out, values)
 
@@ -254,8 +282,11 @@ class _ViewCompiler:
         for i, p in enumerate(parts[1:], start=1):
             other = [c.name for c in p.columns]
             if other != names:
-                raise _fail(f"{path}[{i}]", f"columns {other} differ from {names} (name and order "
-                            "must match in every unionAll branch)")
+                raise _fail(
+                    f"{path}[{i}]",
+                    f"columns {other} differ from {names} (name and order "
+                    "must match in every unionAll branch)",
+                )
         types = [c.sql_type for c in parts[0].columns]
         rows = [parts[0].rows] + [self.retype(p, types) for p in parts[1:]]
         return _Part(fn("list_concat", *rows) if len(rows) > 1 else rows[0], parts[0].columns)
@@ -265,11 +296,17 @@ class _ViewCompiler:
             return part.rows
         r = self.fresh("u")
         values = [
-            exp.cast(exp.Dot(this=exp.to_identifier(r), expression=exp.to_identifier(c.name, quoted=True)),
-                     sql_type(t))
+            exp.cast(
+                exp.Dot(
+                    this=exp.to_identifier(r), expression=exp.to_identifier(c.name, quoted=True)
+                ),
+                sql_type(t),
+            )
             for c, t in zip(part.columns, types, strict=True)
         ]
-        return fn("list_transform", part.rows, lam(self.pack(part.columns, values).expressions[0], r))
+        return fn(
+            "list_transform", part.rows, lam(self.pack(part.columns, values).expressions[0], r)
+        )
 
     def product(self, parts: list[_Part], path: str) -> _Part:
         acc = parts[0]
@@ -291,8 +328,12 @@ class _ViewCompiler:
         def fields(part: _Part, var: str) -> list[exp.Expression]:
             if part.single is not None:
                 return [v.copy() for v in part.single]
-            return [exp.Dot(this=exp.to_identifier(var), expression=exp.to_identifier(c.name, quoted=True))
-                    for c in part.columns]
+            return [
+                exp.Dot(
+                    this=exp.to_identifier(var), expression=exp.to_identifier(c.name, quoted=True)
+                )
+                for c in part.columns
+            ]
 
         row = self.pack(cols, fields(a, x) + fields(b, y)).expressions[0]
         if a.single is not None:
@@ -305,7 +346,7 @@ class _ViewCompiler:
     def where(self, clauses: Any, focus: Val) -> list[exp.Expression]:
         if not isinstance(clauses, list):
             raise _fail("where", "must be a list")
-        out = []
+        out: list[exp.Expression] = []
         for i, w in enumerate(clauses):
             where = f"where[{i}]"
             if not isinstance(w, dict) or "path" not in w:
@@ -321,8 +362,10 @@ class _ViewCompiler:
                 cond = (
                     exp.Case()
                     .when(exp.Is(this=j, expression=exp.null()), exp.null())
-                    .when(exp.EQ(this=fn("json_type", j.copy()), expression=lit("BOOLEAN")),
-                          exp.cast(j.copy(), sql_type("BOOLEAN")))
+                    .when(
+                        exp.EQ(this=fn("json_type", j.copy()), expression=lit("BOOLEAN")),
+                        exp.cast(j.copy(), sql_type("BOOLEAN")),
+                    )
                     .else_(error(msg))
                 )
             out.append(exp.Coalesce(this=cond, expressions=[exp.false()]))
@@ -339,16 +382,20 @@ def compile_view(view: Any, source: str = "fhir_resource") -> CompiledView:
     selects = view.get("select")
     if not isinstance(selects, list) or not selects:
         raise _fail("select", "needs a non-empty list of selects")
-    name = view.get("name") if isinstance(view.get("name"), str) else resource.lower()
+    name = str(view["name"]) if isinstance(view.get("name"), str) else resource.lower()
     table = exp.to_identifier("t")
     root = exp.Column(this=exp.to_identifier("json"), table=table)
     root_id = exp.Column(this=exp.to_identifier("id"), table=table.copy())
     vc = _ViewCompiler(view, root, root_id)
     focus = Val(root, "one")
-    part = vc.product([vc.node(s, f"select[{i}]", focus, lit(0)) for i, s in enumerate(selects)], "")
+    part = vc.product(
+        [vc.node(s, f"select[{i}]", focus, lit(0)) for i, s in enumerate(selects)], ""
+    )
     conds: list[exp.Expression] = [
-        exp.EQ(this=exp.Column(this=exp.to_identifier("resource_type"), table=table.copy()),
-               expression=lit(resource))
+        exp.EQ(
+            this=exp.Column(this=exp.to_identifier("resource_type"), table=table.copy()),
+            expression=lit(resource),
+        )
     ]
     conds += vc.where(view.get("where", []), focus)
     inner = (
@@ -357,8 +404,14 @@ def compile_view(view: Any, source: str = "fhir_resource") -> CompiledView:
         .where(exp.and_(*conds))
     )
     outer = exp.select(
-        *[exp.alias_(exp.Dot(this=exp.to_identifier("r"), expression=exp.to_identifier(c.name, quoted=True)),
-                     exp.to_identifier(c.name, quoted=True))
-          for c in part.columns]
+        *[
+            exp.alias_(
+                exp.Dot(
+                    this=exp.to_identifier("r"), expression=exp.to_identifier(c.name, quoted=True)
+                ),
+                exp.to_identifier(c.name, quoted=True),
+            )
+            for c in part.columns
+        ]
     ).from_(exp.alias_(exp.Subquery(this=inner), "q"))
     return CompiledView(name, resource, tuple(part.columns), outer)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from sqlglot import exp
 
 from hyperfed.adapters.fhir.errors import FhirPathError, UnsupportedFhirPath
+from hyperfed.adapters.fhir.fhirpath.boundary import boundary_sql
 from hyperfed.adapters.fhir.fhirpath.parse import (
     Func,
     Index,
@@ -34,7 +35,6 @@ from hyperfed.adapters.fhir.fhirpath.sql import (
     as_coll,
     as_one,
     cast_json,
-    error,
     fn,
     items,
     json_member,
@@ -49,25 +49,63 @@ __all__ = ["CHOICE_ELEMENTS", "REFERENCE_PATTERN", "Compiler", "Scope"]
 # whichever `nameType` key is present (or a plain `name` key, as in Quantity.value).
 CHOICE_ELEMENTS = frozenset(
     {
-        "value", "effective", "onset", "abatement", "deceased", "multipleBirth", "performed",
-        "occurrence", "medication", "born", "asNeeded", "serviced", "timing", "reported",
-        "dose", "rate", "defaultValue", "fixed", "pattern", "minValue", "maxValue",
+        "value",
+        "effective",
+        "onset",
+        "abatement",
+        "deceased",
+        "multipleBirth",
+        "performed",
+        "occurrence",
+        "medication",
+        "born",
+        "asNeeded",
+        "serviced",
+        "timing",
+        "reported",
+        "dose",
+        "rate",
+        "defaultValue",
+        "fixed",
+        "pattern",
+        "minValue",
+        "maxValue",
         "identified",
     }
 )
 _PRIMITIVES = {
-    "boolean": "boolean", "integer": "integer", "positiveInt": "integer",
-    "unsignedInt": "integer", "integer64": "integer", "decimal": "decimal", "string": "string",
-    "code": "string", "id": "string", "uri": "string", "url": "string", "canonical": "string",
-    "oid": "string", "uuid": "string", "markdown": "string", "base64Binary": "string",
-    "date": "date", "dateTime": "datetime", "instant": "datetime", "time": "time",
+    "boolean": "boolean",
+    "integer": "integer",
+    "positiveInt": "integer",
+    "unsignedInt": "integer",
+    "integer64": "integer",
+    "decimal": "decimal",
+    "string": "string",
+    "code": "string",
+    "id": "string",
+    "uri": "string",
+    "url": "string",
+    "canonical": "string",
+    "oid": "string",
+    "uuid": "string",
+    "markdown": "string",
+    "base64Binary": "string",
+    "date": "date",
+    "dateTime": "datetime",
+    "instant": "datetime",
+    "time": "time",
 }
 REFERENCE_PATTERN = (
     r"^(?:[A-Za-z][A-Za-z0-9+.-]*://[^ ]*/)?([A-Z][A-Za-z]+)/([A-Za-z0-9.-]{1,64})"
     r"(?:/_history/[A-Za-z0-9.-]{1,64})?$"
 )
 _CMP: dict[str, Callable[..., exp.Expression]] = {
-    "=": exp.EQ, "!=": exp.NEQ, "<": exp.LT, "<=": exp.LTE, ">": exp.GT, ">=": exp.GTE,
+    "=": exp.EQ,
+    "!=": exp.NEQ,
+    "<": exp.LT,
+    "<=": exp.LTE,
+    ">": exp.GT,
+    ">=": exp.GTE,
 }
 
 
@@ -88,7 +126,7 @@ class Scope:
         return f"{stem}{self.counter[0]}"
 
 
-def _strip_ofType_name(t: str) -> str:  # noqa: N802
+def _strip_ofType_name(t: str) -> str:
     return t.split(".")[-1]
 
 
@@ -133,15 +171,20 @@ class Compiler:
             base = self.of_type(node.operand, node.type_name, focus)
             if node.op == "as":
                 return base
-            return Val(exp.GT(this=fn("len", as_coll(base)), expression=lit(0)), "scalar", "boolean")
+            return Val(
+                exp.GT(this=fn("len", as_coll(base)), expression=lit(0)), "scalar", "boolean"
+            )
         raise self.unsupported(type(node).__name__)
 
     def literal(self, node: Literal) -> Val:
         if node.kind == "empty":
             return Val(exp.cast(exp.Array(expressions=[]), sql_type("JSON[]")), "coll")
         if node.kind == "decimal":
-            return Val(exp.cast(exp.Literal.number(str(node.value)), sql_type("DOUBLE")),
-                       "scalar", "decimal")
+            return Val(
+                exp.cast(exp.Literal.number(str(node.value)), sql_type("DOUBLE")),
+                "scalar",
+                "decimal",
+            )
         return Val(lit(node.value), "scalar", node.kind)
 
     def var(self, node: Var, focus: Val) -> Val:
@@ -180,7 +223,9 @@ class Compiler:
 
         return Val(self.flat_map(base, step), "coll")
 
-    def flat_map(self, base: Val, step: Callable[[exp.Expression], exp.Expression]) -> exp.Expression:
+    def flat_map(
+        self, base: Val, step: Callable[[exp.Expression], exp.Expression]
+    ) -> exp.Expression:
         if base.kind == "one":
             return step(base.sql)
         v = self.s.fresh("v")
@@ -196,9 +241,9 @@ class Compiler:
                 return replace(v, type=_PRIMITIVES.get(t))
         inner = self.compile(operand, focus)
         if t[:1].isupper():
-            c, v = as_coll(inner), self.s.fresh("v")
-            rt = fn("json_extract_string", exp.to_identifier(v), lit("$.resourceType"))
-            return Val(fn("list_filter", c, lam(exp.EQ(this=rt, expression=lit(t)), v)), "coll")
+            c, var = as_coll(inner), self.s.fresh("v")
+            rt = fn("json_extract_string", exp.to_identifier(var), lit("$.resourceType"))
+            return Val(fn("list_filter", c, lam(exp.EQ(this=rt, expression=lit(t)), var)), "coll")
         raise self.unsupported(f"ofType({type_name}) outside a choice element")
 
     def index(self, node: Index, focus: Val) -> Val:
@@ -232,7 +277,9 @@ class Compiler:
     def filtered(self, base: Val, criterion: Node) -> exp.Expression:
         v = self.s.fresh("v")
         crit = self.boolean(self.compile(criterion, Val(exp.to_identifier(v), "one")))
-        return fn("list_filter", as_coll(base), lam(exp.Coalesce(this=crit, expressions=[exp.false()]), v))
+        return fn(
+            "list_filter", as_coll(base), lam(exp.Coalesce(this=crit, expressions=[exp.false()]), v)
+        )
 
     def fn_where(self, base: Val, args: tuple[Node, ...], focus: Val) -> Val:
         self._arity("where", args, 1, 1)
@@ -241,13 +288,18 @@ class Compiler:
     def fn_exists(self, base: Val, args: tuple[Node, ...], focus: Val) -> Val:
         self._arity("exists", args, 0, 1)
         if args:
-            return Val(exp.GT(this=fn("len", self.filtered(base, args[0])), expression=lit(0)),
-                       "scalar", "boolean")
+            return Val(
+                exp.GT(this=fn("len", self.filtered(base, args[0])), expression=lit(0)),
+                "scalar",
+                "boolean",
+            )
         if base.kind != "coll":
-            return Val(exp.Not(this=exp.Is(this=base.sql, expression=exp.null())), "scalar", "boolean")
+            return Val(
+                exp.Not(this=exp.Is(this=base.sql, expression=exp.null())), "scalar", "boolean"
+            )
         return Val(exp.GT(this=fn("len", base.sql), expression=lit(0)), "scalar", "boolean")
 
-    def fn_hasValue(self, base: Val, args: tuple[Node, ...], focus: Val) -> Val:  # noqa: N802
+    def fn_hasValue(self, base: Val, args: tuple[Node, ...], focus: Val) -> Val:
         self._arity("hasValue", args, 0, 0)
         return self.fn_exists(base, (), focus)
 
@@ -281,8 +333,11 @@ class Compiler:
         if sep.kind != "scalar" or sep.type != "string":
             raise self.unsupported("join() with a separator that is not a string")
         v = self.s.fresh("v")
-        texts = fn("list_transform", as_coll(base),
-                   lam(fn("json_extract_string", exp.to_identifier(v), lit("$")), v))
+        texts = fn(
+            "list_transform",
+            as_coll(base),
+            lam(fn("json_extract_string", exp.to_identifier(v), lit("$")), v),
+        )
         return Val(fn("array_to_string", texts, sep.sql), "scalar", "string")
 
     def fn_extension(self, base: Val, args: tuple[Node, ...], focus: Val) -> Val:
@@ -292,18 +347,19 @@ class Compiler:
             raise self.unsupported("extension() with a URL that is not a string")
         exts = self.member(base, "extension", exact=True)
         v = self.s.fresh("v")
-        match = exp.EQ(this=fn("json_extract_string", exp.to_identifier(v), lit("$.url")),
-                       expression=url.sql)
+        match = exp.EQ(
+            this=fn("json_extract_string", exp.to_identifier(v), lit("$.url")), expression=url.sql
+        )
         return Val(fn("list_filter", exts.sql, lam(match, v)), "coll")
 
-    def fn_getResourceKey(self, base: Val, args: tuple[Node, ...], focus: Val) -> Val:  # noqa: N802
+    def fn_getResourceKey(self, base: Val, args: tuple[Node, ...], focus: Val) -> Val:
         self._arity("getResourceKey", args, 0, 0)
         if base.sql == self.s.root and self.s.root_id is not None:
             return Val(self.s.root_id, "scalar", "string")
         j = as_one(base, self.many())
         return Val(fn("json_extract_string", j, lit("$.id")), "scalar", "string")
 
-    def fn_getReferenceKey(self, base: Val, args: tuple[Node, ...], focus: Val) -> Val:  # noqa: N802
+    def fn_getReferenceKey(self, base: Val, args: tuple[Node, ...], focus: Val) -> Val:
         self._arity("getReferenceKey", args, 0, 1)
         wanted: str | None = None
         if args:
@@ -322,6 +378,41 @@ class Compiler:
         not_null = exp.Not(this=exp.Is(this=exp.to_identifier(w), expression=exp.null()))
         return Val(fn("list_filter", keys, lam(not_null, w)), "coll", "string")
 
+    def boundary(self, side: str, base: Val, args: tuple[Node, ...]) -> Val:
+        self._arity(f"{side}Boundary", args, 0, 0)
+        j = as_one(base, self.many())
+        jtype = fn("json_type", j)
+        text = fn("json_extract_string", j.copy(), lit("$"))
+        date_like = fn("regexp_matches", text.copy(), lit(r"^[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?$"))
+        is_num = exp.In(this=jtype, expressions=[lit(t) for t in NUMERIC_JSON])
+        decimal = boundary_sql("decimal", side, exp.cast(j.copy(), sql_type("VARCHAR")))
+        if base.type == "decimal":
+            only = exp.Case().when(is_num, decimal).else_(exp.null())
+            return Val(only, "scalar", "decimal")
+        decimal = exp.cast(decimal, sql_type("VARCHAR"))
+        kind = {"datetime": "datetime", "time": "time", "date": "date"}.get(base.type or "")
+        if kind is not None:
+            text_bound = boundary_sql(kind, side, text)
+        else:  # unknown element type: a date by its shape, else a dateTime
+            text_bound = (
+                exp.Case()
+                .when(date_like, boundary_sql("date", side, text))
+                .else_(boundary_sql("datetime", side, text))
+            )
+        result = (
+            exp.Case()
+            .when(is_num, decimal)
+            .when(exp.EQ(this=jtype.copy(), expression=lit("VARCHAR")), text_bound)
+            .else_(exp.null())
+        )
+        return Val(result, "scalar", "string")
+
+    def fn_lowBoundary(self, base: Val, args: tuple[Node, ...], focus: Val) -> Val:
+        return self.boundary("low", base, args)
+
+    def fn_highBoundary(self, base: Val, args: tuple[Node, ...], focus: Val) -> Val:
+        return self.boundary("high", base, args)
+
     # operators ----------------------------------------------------------------------------
     def boolean(self, v: Val) -> exp.Expression:
         """FHIRPath singleton evaluation as a boolean (a non-boolean single item is true)."""
@@ -333,8 +424,10 @@ class Compiler:
         return (
             exp.Case()
             .when(exp.Is(this=j, expression=exp.null()), exp.null())
-            .when(exp.EQ(this=fn("json_type", j.copy()), expression=lit("BOOLEAN")),
-                  exp.cast(j.copy(), sql_type("BOOLEAN")))
+            .when(
+                exp.EQ(this=fn("json_type", j.copy()), expression=lit("BOOLEAN")),
+                exp.cast(j.copy(), sql_type("BOOLEAN")),
+            )
             .else_(exp.true())
         )
 
@@ -358,14 +451,25 @@ class Compiler:
     def typed_list(self, v: Val, t: str) -> exp.Expression:
         if v.kind != "coll":
             x = self.typed(v, t)
-            return exp.Case().when(exp.Is(this=x, expression=exp.null()),
-                                   exp.cast(exp.Array(expressions=[]), sql_type("VARCHAR[]")
-                                            if t not in ("integer", "decimal", "boolean")
-                                            else sql_type("DOUBLE[]" if t != "boolean" else "BOOLEAN[]"))
-                                   ).else_(exp.Array(expressions=[x.copy()]))
+            return (
+                exp.Case()
+                .when(
+                    exp.Is(this=x, expression=exp.null()),
+                    exp.cast(
+                        exp.Array(expressions=[]),
+                        sql_type("VARCHAR[]")
+                        if t not in ("integer", "decimal", "boolean")
+                        else sql_type("DOUBLE[]" if t != "boolean" else "BOOLEAN[]"),
+                    ),
+                )
+                .else_(exp.Array(expressions=[x.copy()]))
+            )
         e = self.s.fresh("e")
-        return fn("list_transform", v.sql,
-                  lam(cast_json(exp.to_identifier(e), "decimal" if t == "integer" else t), e))
+        return fn(
+            "list_transform",
+            v.sql,
+            lam(cast_json(exp.to_identifier(e), "decimal" if t == "integer" else t), e),
+        )
 
     def comparison(self, op: str, left: Val, right: Val) -> Val:
         t = left.type if left.kind == "scalar" else None
@@ -377,23 +481,35 @@ class Compiler:
             ll, rl = self.typed_list(left, t), self.typed_list(right, t)
             eq: exp.Expression = (
                 exp.Case()
-                .when(exp.Or(this=exp.EQ(this=fn("len", ll), expression=lit(0)),
-                             expression=exp.EQ(this=fn("len", rl), expression=lit(0))), exp.null())
+                .when(
+                    exp.Or(
+                        this=exp.EQ(this=fn("len", ll), expression=lit(0)),
+                        expression=exp.EQ(this=fn("len", rl), expression=lit(0)),
+                    ),
+                    exp.null(),
+                )
                 .else_(exp.EQ(this=ll.copy(), expression=rl.copy()))
             )
             return Val(eq if op == "=" else exp.Not(this=eq), "scalar", "boolean")
-        return Val(_CMP[op](this=self.typed(left, t), expression=self.typed(right, t)),
-                   "scalar", "boolean")
+        return Val(
+            _CMP[op](this=self.typed(left, t), expression=self.typed(right, t)), "scalar", "boolean"
+        )
 
     def dynamic(self, op: str, left: Val, right: Val) -> exp.Expression:
         a, b = as_one(left, self.many()), as_one(right, self.many())
         nums = [lit(t) for t in NUMERIC_JSON]
-        both_num = exp.And(this=exp.In(this=fn("json_type", a), expressions=nums),
-                           expression=exp.In(this=fn("json_type", b), expressions=[n.copy() for n in nums]))
-        as_num = _CMP[op](this=exp.cast(a.copy(), sql_type("DOUBLE")),
-                          expression=exp.cast(b.copy(), sql_type("DOUBLE")))
-        as_text = _CMP[op](this=fn("json_extract_string", a.copy(), lit("$")),
-                           expression=fn("json_extract_string", b.copy(), lit("$")))
+        both_num = exp.And(
+            this=exp.In(this=fn("json_type", a), expressions=nums),
+            expression=exp.In(this=fn("json_type", b), expressions=[n.copy() for n in nums]),
+        )
+        as_num = _CMP[op](
+            this=exp.cast(a.copy(), sql_type("DOUBLE")),
+            expression=exp.cast(b.copy(), sql_type("DOUBLE")),
+        )
+        as_text = _CMP[op](
+            this=fn("json_extract_string", a.copy(), lit("$")),
+            expression=fn("json_extract_string", b.copy(), lit("$")),
+        )
         return exp.Case().when(both_num, as_num).else_(as_text)
 
     def op(self, node: Op, focus: Val) -> Val:
@@ -426,8 +542,11 @@ class Compiler:
         if o in ("in", "contains"):
             item, coll = (left, right) if o == "in" else (right, left)
             t = item.type or coll.type or "string"
-            return Val(fn("list_contains", self.typed_list(coll, t), self.typed(item, t)),
-                       "scalar", "boolean")
+            return Val(
+                fn("list_contains", self.typed_list(coll, t), self.typed(item, t)),
+                "scalar",
+                "boolean",
+            )
         raise self.unsupported(f"operator {o!r}")
 
     def arithmetic(self, o: str, a: Val, b: Val) -> Val:
@@ -441,11 +560,18 @@ class Compiler:
         elif o == "*":
             built = exp.Mul(this=x, expression=y)
         elif o == "/":
-            built = exp.Div(this=exp.cast(x, sql_type("DOUBLE")),
-                            expression=fn("nullif", exp.cast(y, sql_type("DOUBLE")), lit(0)))
+            built = exp.Div(
+                this=exp.cast(x, sql_type("DOUBLE")),
+                expression=fn("nullif", exp.cast(y, sql_type("DOUBLE")), lit(0)),
+            )
         elif o == "div":
-            built = fn("trunc", exp.Div(this=exp.cast(x, sql_type("DOUBLE")),
-                                        expression=fn("nullif", exp.cast(y, sql_type("DOUBLE")), lit(0))))
+            built = fn(
+                "trunc",
+                exp.Div(
+                    this=exp.cast(x, sql_type("DOUBLE")),
+                    expression=fn("nullif", exp.cast(y, sql_type("DOUBLE")), lit(0)),
+                ),
+            )
         else:
             built = exp.Mod(this=x, expression=fn("nullif", y, lit(0)))
         if integer:

@@ -133,8 +133,10 @@ def items(j: exp.Expression) -> exp.Expression:
         exp.Case()
         .when(exp.EQ(this=jtype, expression=lit("ARRAY")), no_nulls)
         .when(
-            exp.Or(this=exp.Is(this=j.copy(), expression=exp.null()),
-                   expression=exp.EQ(this=jtype.copy(), expression=lit("NULL"))),
+            exp.Or(
+                this=exp.Is(this=j.copy(), expression=exp.null()),
+                expression=exp.EQ(this=jtype.copy(), expression=lit("NULL")),
+            ),
             _empty(),
         )
         .else_(exp.Array(expressions=[j.copy()]))
@@ -176,15 +178,19 @@ def cast_json(j: exp.Expression, fhirpath_type: str | None) -> exp.Expression:
         target = "BIGINT" if fhirpath_type == "integer" else "DOUBLE"
         return (
             exp.Case()
-            .when(exp.In(this=jtype, expressions=[lit(t) for t in NUMERIC_JSON]),
-                  exp.TryCast(this=j.copy(), to=sql_type(target)))
+            .when(
+                exp.In(this=jtype, expressions=[lit(t) for t in NUMERIC_JSON]),
+                exp.TryCast(this=j.copy(), to=sql_type(target)),
+            )
             .else_(exp.null())
         )
     if fhirpath_type == "boolean":
         return (
             exp.Case()
-            .when(exp.EQ(this=jtype, expression=lit("BOOLEAN")),
-                  exp.cast(j.copy(), sql_type("BOOLEAN")))
+            .when(
+                exp.EQ(this=jtype, expression=lit("BOOLEAN")),
+                exp.cast(j.copy(), sql_type("BOOLEAN")),
+            )
             .else_(exp.null())
         )
     return fn("json_extract_string", j, lit("$"))
