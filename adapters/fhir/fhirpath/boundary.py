@@ -11,6 +11,7 @@ JSON number as its shortest spelling, so ``1.50`` counts as ``1.5``).
 from __future__ import annotations
 
 from functools import cache
+from typing import cast
 
 import sqlglot
 from sqlglot import exp
@@ -54,8 +55,7 @@ def _templates(kind: str, side: str) -> str:
 
 @cache
 def _parsed(kind: str, side: str) -> exp.Expression:
-    parsed: exp.Expression = sqlglot.parse_one(_templates(kind, side), read="duckdb")
-    return parsed
+    return cast(exp.Expression, sqlglot.parse_one(_templates(kind, side), read="duckdb"))
 
 
 def boundary_sql(kind: str, side: str, text: exp.Expression) -> exp.Expression:
