@@ -38,6 +38,7 @@ from hyperfed.adapters.fhir.fhirpath.sql import (
     lit,
     scalar_sql_type,
     sql_type,
+    text_of,
 )
 
 __all__ = ["MAX_REPEAT_DEPTH", "CompiledView", "ViewColumn", "compile_view"]
@@ -128,7 +129,15 @@ class _ViewCompiler:
         return out
 
     def scope(self, text: str, path: str, row_index: exp.Expression) -> Scope:
-        return Scope(text, path, self.constants, self.root, self.root_id, row_index, self.counter)
+        return Scope(
+            expression=text,
+            path=path,
+            constants=self.constants,
+            root=self.root,
+            root_id=self.root_id,
+            row_index=row_index,
+            counter=self.counter,
+        )
 
     def expr(self, text: Any, path: str, focus: Val, row_index: exp.Expression) -> Val:
         if not isinstance(text, str):
@@ -156,9 +165,10 @@ class _ViewCompiler:
             return self.body(sel, path, focus, row_index)
         key = iterators[0]
         if key == "repeat":
-            coll = self.repeat(sel["repeat"], f"{path}.repeat", focus, row_index)
+            coll, tname = self.repeat(sel["repeat"], f"{path}.repeat", focus, row_index)
         else:
-            coll = as_coll(self.expr(sel[key], f"{path}.{key}", focus, row_index))
+            each = self.expr(sel[key], f"{path}.{key}", focus, row_index)
+            coll, tname = as_coll(each), each.tname
         if key == "forEachOrNull":
             coll = (
                 exp.Case()
@@ -172,7 +182,7 @@ class _ViewCompiler:
         inner = self.body(
             sel,
             path,
-            Val(exp.to_identifier(v), "one"),
+            Val(exp.to_identifier(v), "one", tname=tname),
             exp.Sub(this=exp.to_identifier(i), expression=lit(1)),
         )
         rows = fn("flatten", fn("list_transform", coll, lam(inner.rows, v, i)))
@@ -180,32 +190,38 @@ class _ViewCompiler:
 
     def repeat(
         self, paths: Any, path: str, focus: Val, row_index: exp.Expression
-    ) -> exp.Expression:
+    ) -> tuple[exp.Expression, str | None]:
         if not isinstance(paths, list) or not paths or not all(isinstance(p, str) for p in paths):
             raise _fail(path, "repeat must be a non-empty list of FHIRPath strings")
 
-        def children(j: Val) -> exp.Expression:
-            colls = [as_coll(self.expr(p, path, j, row_index)) for p in paths]
-            return colls[0] if len(colls) == 1 else fn("list_concat", *colls)
+        def children(j: Val) -> tuple[exp.Expression, str | None]:
+            vals = [self.expr(p, path, j, row_index) for p in paths]
+            colls = [as_coll(v) for v in vals]
+            tnames = {v.tname for v in vals}
+            tname = tnames.pop() if len(tnames) == 1 else None
+            return (colls[0] if len(colls) == 1 else fn("list_concat", *colls)), tname
+
+        top, tname = children(focus)
 
         def expand(depth: int) -> exp.Expression:
             e = self.fresh("r")
-            here = Val(exp.to_identifier(e), "one")
+            here = Val(exp.to_identifier(e), "one", tname=tname)
             me = exp.Array(expressions=[exp.to_identifier(e)])
+            below_coll, _ = children(here)
             if depth == 0:
                 deeper: exp.Expression = (
                     exp.Case()
                     .when(
-                        exp.GT(this=fn("len", children(here)), expression=lit(0)),
+                        exp.GT(this=fn("len", below_coll), expression=lit(0)),
                         error(f"{path}: repeat nests deeper than {MAX_REPEAT_DEPTH} levels"),
                     )
                     .else_(me)
                 )
                 return lam(deeper, e)
-            below = fn("flatten", fn("list_transform", children(here), expand(depth - 1)))
+            below = fn("flatten", fn("list_transform", below_coll, expand(depth - 1)))
             return lam(fn("list_concat", me, below), e)
 
-        return fn("flatten", fn("list_transform", children(focus), expand(MAX_REPEAT_DEPTH)))
+        return fn("flatten", fn("list_transform", top, expand(MAX_REPEAT_DEPTH))), tname
 
     def body(self, sel: dict[str, Any], path: str, focus: Val, row_index: exp.Expression) -> _Part:
         parts: list[_Part] = []
@@ -264,6 +280,15 @@ class _ViewCompiler:
     def cell(self, v: Val, t: str | None, base: str, msg: str) -> exp.Expression:
         if v.kind == "scalar":
             return exp.cast(v.sql, sql_type(base))
+        if (
+            v.kind == "coll"
+            and isinstance(v.sql, exp.Cast)
+            and isinstance(v.sql.this, exp.Array)
+            and not v.sql.this.expressions
+        ):  # the empty collection {}
+            return exp.cast(exp.null(), sql_type(base))
+        if v.kind == "one" and base == "VARCHAR":
+            return text_of(v)
         return exp.cast(cast_json(as_one(v, msg), t), sql_type(base))
 
     @staticmethod
@@ -387,10 +412,9 @@ def compile_view(view: Any, source: str = "fhir_resource") -> CompiledView:
     root = exp.Column(this=exp.to_identifier("json"), table=table)
     root_id = exp.Column(this=exp.to_identifier("id"), table=table.copy())
     vc = _ViewCompiler(view, root, root_id)
-    focus = Val(root, "one")
-    part = vc.product(
-        [vc.node(s, f"select[{i}]", focus, lit(0)) for i, s in enumerate(selects)], ""
-    )
+    focus = Val(root, "one", tname=resource)
+    parts = [vc.node(s, f"select[{i}]", focus, lit(0)) for i, s in enumerate(selects)]
+    vc.product(parts, "")  # validates the column names (no duplicates)
     conds: list[exp.Expression] = [
         exp.EQ(
             this=exp.Column(this=exp.to_identifier("resource_type"), table=table.copy()),
@@ -398,20 +422,32 @@ def compile_view(view: Any, source: str = "fhir_resource") -> CompiledView:
         )
     ]
     conds += vc.where(view.get("where", []), focus)
+    # Columns outside any iteration are computed once per resource, in the inner SELECT;
+    # only the iterating selects become the list of row structs that is unnested.
+    multi = [p for p in parts if p.single is None]
+    items: list[Any] = []
+    outer_cols: list[Any] = []
+    columns: list[ViewColumn] = []
+    for p in parts:
+        columns += p.columns
+        if p.single is None:
+            continue
+        for c, v in zip(p.columns, p.single, strict=True):
+            items.append(exp.alias_(v, exp.to_identifier(c.name, quoted=True)))
+    if multi:
+        rows = vc.product(multi, "")
+        items.append(exp.alias_(fn("unnest", rows.rows), "r"))
+    for c in columns:
+        ident = exp.to_identifier(c.name, quoted=True)
+        if any(c in p.columns for p in multi):
+            ref: exp.Expression = exp.Dot(this=exp.to_identifier("r"), expression=ident)
+        else:
+            ref = exp.Column(this=ident.copy(), table=exp.to_identifier("q"))
+        outer_cols.append(exp.alias_(ref, ident.copy()))
     inner = (
-        exp.select(exp.alias_(fn("unnest", part.rows), "r"))
+        exp.select(*items)
         .from_(exp.alias_(exp.to_table(source), "t", table=True))
         .where(exp.and_(*conds))
     )
-    outer = exp.select(
-        *[
-            exp.alias_(
-                exp.Dot(
-                    this=exp.to_identifier("r"), expression=exp.to_identifier(c.name, quoted=True)
-                ),
-                exp.to_identifier(c.name, quoted=True),
-            )
-            for c in part.columns
-        ]
-    ).from_(exp.alias_(exp.Subquery(this=inner), "q"))
-    return CompiledView(name, resource, tuple(part.columns), outer)
+    outer = exp.select(*outer_cols).from_(exp.alias_(exp.Subquery(this=inner), "q"))
+    return CompiledView(name, resource, tuple(columns), outer)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from sqlglot import exp
 
 from hyperfed.adapters.fhir.errors import FhirPathError, UnsupportedFhirPath
+from hyperfed.adapters.fhir.fhirpath import schema
 from hyperfed.adapters.fhir.fhirpath.boundary import boundary_sql
 from hyperfed.adapters.fhir.fhirpath.parse import (
     Func,
@@ -41,6 +42,7 @@ from hyperfed.adapters.fhir.fhirpath.sql import (
     lam,
     lit,
     sql_type,
+    text_of,
 )
 
 __all__ = ["CHOICE_ELEMENTS", "REFERENCE_PATTERN", "Compiler", "Scope"]
@@ -119,6 +121,7 @@ class Scope:
     root: exp.Expression  # %resource (JSON)
     root_id: exp.Expression | None = None  # the resource id column, when known
     row_index: exp.Expression = field(default_factory=lambda: lit(0))
+    resource_type: str | None = None
     counter: list[int] = field(default_factory=lambda: [0])
 
     def fresh(self, stem: str) -> str:
@@ -201,12 +204,40 @@ class Compiler:
         raise self.invalid(f"undefined constant %{node.name}")
 
     # navigation ---------------------------------------------------------------------------
+    def jpath(self, root: exp.Expression, steps: str, many: bool, tname: str | None) -> Val:
+        """One json_extract over `root`: a list when the path has [*], else one value."""
+        sql = fn("json_extract", root, lit("$" + steps))
+        ptype = _PRIMITIVES.get(tname or "")
+        if many:
+            empty = exp.cast(exp.Array(expressions=[]), sql_type("JSON[]"))
+            coll = exp.Coalesce(this=sql, expressions=[empty])
+            return Val(coll, "coll", ptype, tname, (root, steps, True))
+        return Val(sql, "one", ptype, tname, (root, steps, False))
+
     def member(self, base: Val, name: str, exact: bool = False) -> Val:
         if base.kind == "scalar":
             raise self.unsupported(f"navigating .{name} from a computed value")
+        info = schema.element(base.tname, name)
+        if info is not None:
+            is_list, child = info
+            step = "." + _key(name) + ("[*]" if is_list else "")
+            if base.jp is not None:
+                root, steps, many = base.jp
+                return self.jpath(root, steps + step, many or is_list, child)
+            if base.kind == "one":
+                return self.jpath(base.sql, step, is_list, child)
+            v = self.s.fresh("v")
+            inner = self.jpath(exp.to_identifier(v), step, is_list, child)
+            mapped = fn("flatten", fn("list_transform", base.sql, lam(as_coll(inner), v)))
+            return Val(mapped, "coll", inner.type, child)
+        choice = not exact and (
+            bool(schema.choice_types(base.tname, name))
+            if base.tname and schema.element(base.tname, "id") is not None
+            else name in CHOICE_ELEMENTS
+        )
 
-        def step(j: exp.Expression) -> exp.Expression:
-            if exact or name not in CHOICE_ELEMENTS:
+        def step_fn(j: exp.Expression) -> exp.Expression:
+            if not choice:
                 return items(json_member(j, name))
             k = self.s.fresh("k")
             typed_key = fn(
@@ -221,7 +252,7 @@ class Compiler:
             typed = fn("json_extract", j.copy(), exp.DPipe(this=lit("$."), expression=typed_key))
             return items(exp.Coalesce(this=json_member(j, name), expressions=[typed]))
 
-        return Val(self.flat_map(base, step), "coll")
+        return Val(self.flat_map(base, step_fn), "coll")
 
     def flat_map(
         self, base: Val, step: Callable[[exp.Expression], exp.Expression]
@@ -248,11 +279,13 @@ class Compiler:
 
     def index(self, node: Index, focus: Val) -> Val:
         base = self.compile(node.base, focus)
+        if isinstance(node.index, Literal) and node.index.kind == "integer":
+            return self.nth(base, int(str(node.index.value)))
         idx = self.compile(node.index, focus)
         if idx.kind != "scalar" or idx.type != "integer":
             raise self.unsupported("an indexer that is not an integer")
         pos = exp.Add(this=exp.cast(idx.sql, sql_type("BIGINT")), expression=lit(1))
-        return Val(fn("list_extract", as_coll(base), pos), "one", base.type)
+        return Val(fn("list_extract", as_coll(base), pos), "one", base.type, base.tname)
 
     # functions ----------------------------------------------------------------------------
     def func(self, node: Func, focus: Val) -> Val:
@@ -263,6 +296,15 @@ class Compiler:
             if node.base is None:
                 raise self.unsupported("ofType() on the focus")
             return self.of_type(node.base, args[0].name, focus)
+        if name == "first" and not args and isinstance(node.base, Op) and node.base.op == "|":
+            firsts = [self.compile(n, focus) for n in _union_operands(node.base)]
+            if all(v.kind == "one" for v in firsts):  # (a | b | c).first() of singletons
+                t = firsts[0].type if len({v.type for v in firsts}) == 1 else None
+                return Val(
+                    exp.Coalesce(this=firsts[0].sql, expressions=[v.sql for v in firsts[1:]]),
+                    "one",
+                    t,
+                )
         base = focus if node.base is None else self.compile(node.base, focus)
         handler = getattr(self, f"fn_{name}", None)
         if handler is None:
@@ -311,13 +353,21 @@ class Compiler:
         self._arity("first", args, 0, 0)
         if base.kind != "coll":
             return base
-        return Val(fn("list_extract", base.sql, lit(1)), "one", base.type)
+        return self.nth(base, 0)
+
+    def nth(self, base: Val, n: int) -> Val:
+        """Item n (from 0) of a collection; one JSONPath when the list comes from one [*]."""
+        if base.jp is not None and base.jp[2]:
+            root, steps, _ = base.jp
+            if steps.endswith("[*]") and steps.count("[*]") == 1:
+                return self.jpath(root, f"{steps[:-3]}[{n}]", False, base.tname)
+        return Val(fn("list_extract", as_coll(base), lit(n + 1)), "one", base.type, base.tname)
 
     def fn_last(self, base: Val, args: tuple[Node, ...], focus: Val) -> Val:
         self._arity("last", args, 0, 0)
         if base.kind != "coll":
             return base
-        return Val(fn("list_extract", base.sql, lit(-1)), "one", base.type)
+        return Val(fn("list_extract", base.sql, lit(-1)), "one", base.type, base.tname)
 
     def fn_count(self, base: Val, args: tuple[Node, ...], focus: Val) -> Val:
         self._arity("count", args, 0, 0)
@@ -366,6 +416,12 @@ class Compiler:
             if not isinstance(args[0], Member) or args[0].base is not None:
                 raise self.invalid("getReferenceKey() takes a resource type name")
             wanted = args[0].name
+        if base.kind == "one":
+            ref1 = text_of(self.member(base, "reference", exact=True))
+            pattern = REFERENCE_PATTERN if wanted is None else _typed_pattern(wanted)
+            group = 2 if wanted is None else 1
+            key1 = fn("nullif", fn("regexp_extract", ref1, lit(pattern), lit(group)), lit(""))
+            return Val(key1, "scalar", "string")
         v = self.s.fresh("v")
         ref = fn("json_extract_string", exp.to_identifier(v), lit("$.reference"))
         key = fn("nullif", fn("regexp_extract", ref, lit(REFERENCE_PATTERN), lit(2)), lit(""))
@@ -529,9 +585,14 @@ class Compiler:
             else:
                 built = exp.Or(this=exp.Not(this=exp.Paren(this=a)), expression=exp.Paren(this=b))
             return Val(exp.Paren(this=built), "scalar", "boolean")
-        if o == "|":
+        if o == "|":  # union: duplicates removed, first occurrences kept in order
             both = fn("list_concat", as_coll(left), as_coll(right))
-            return Val(fn("list_distinct", both), "coll")
+            x, i = self.s.fresh("u"), self.s.fresh("i")
+            first = exp.EQ(
+                this=fn("list_position", both.copy(), exp.to_identifier(x)),
+                expression=exp.to_identifier(i),
+            )
+            return Val(fn("list_filter", both, lam(first, x, i)), "coll", left.type or right.type)
         if o == "&" or (o == "+" and "string" in (left.type, right.type)):
             parts = [self.typed(v, "string") for v in (left, right)]
             if o == "&":
@@ -577,3 +638,20 @@ class Compiler:
         if integer:
             built = exp.cast(built, sql_type("BIGINT"))
         return Val(exp.Paren(this=built), "scalar", "integer" if integer else "decimal")
+
+
+def _union_operands(node: Node) -> list[Node]:
+    if isinstance(node, Op) and node.op == "|":
+        return _union_operands(node.left) + _union_operands(node.right)
+    return [node]
+
+
+def _key(name: str) -> str:
+    return name if name.isidentifier() else '"' + name.replace('"', '\\"') + '"'
+
+
+def _typed_pattern(resource_type: str) -> str:
+    """REFERENCE_PATTERN for one resource type (a validated name), its id as group 1."""
+    if not resource_type.isalpha():
+        raise ValueError(resource_type)
+    return REFERENCE_PATTERN.replace("([A-Z][A-Za-z]+)", resource_type, 1)

@@ -34,6 +34,7 @@ __all__ = [
     "lit",
     "scalar_sql_type",
     "sql_type",
+    "text_of",
 ]
 
 Kind = L["coll", "one", "scalar"]
@@ -66,12 +67,20 @@ _FHIR_TYPES = {
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
+JPath = tuple[exp.Expression, str, bool]
+"""(JSON expression, JSONPath after '$', whether the path has a [*] step)."""
+
+
 @dataclass(frozen=True)
 class Val:
     sql: exp.Expression
     kind: Kind
     type: str | None = None
     """Scalar: its FHIRPath type. Coll/one: the element type when known (after ofType)."""
+    tname: str | None = None
+    """The FHIR type of the elements (from the schema), when known."""
+    jp: JPath | None = None
+    """How `sql` was built, when it is one json_extract: member steps extend the path."""
 
 
 def fn(name: str, *args: exp.Expression) -> exp.Expression:
@@ -169,6 +178,13 @@ def as_one(v: Val, message: str) -> exp.Expression:
         .when(exp.GT(this=fn("len", v.sql), expression=lit(1)), error(message))
         .else_(fn("list_extract", v.sql.copy(), lit(1)))
     )
+
+
+def text_of(v: Val) -> exp.Expression:
+    """The VARCHAR of a single JSON value (`one`), in one json_extract_string when possible."""
+    if v.jp is not None and not v.jp[2]:
+        return fn("json_extract_string", v.jp[0], lit("$" + v.jp[1]))
+    return fn("json_extract_string", v.sql, lit("$"))
 
 
 def cast_json(j: exp.Expression, fhirpath_type: str | None) -> exp.Expression:
