@@ -96,7 +96,8 @@ SELECT line, valid, jt, k, CASE WHEN NOT valid THEN text END AS text FROM (
     CASE WHEN json_valid(text) AND json_type(text) = 'OBJECT'
          THEN json_extract_string(text, ['$.resourceType', '$.id']) END AS k
   FROM {src} WHERE text IS NOT NULL AND trim(text) <> '')
-WHERE NOT (valid AND jt = 'OBJECT' AND k[1] IN {_types(used)} AND k[2] IS NOT NULL)"""
+WHERE NOT coalesce(valid AND jt = 'OBJECT' AND k[1] IN {_types(used)} AND k[2] IS NOT NULL,
+                false)"""
     )
     bad = con.execute(
         "SELECT line, text FROM hf_lines WHERE NOT valid ORDER BY line LIMIT ?", [_DETAILED]
