@@ -23,7 +23,7 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
@@ -76,18 +76,22 @@ def load_fhir(
     *,
     on_error: OnError = "serve",
     views: Mapping[str, Mapping[str, Any]] | None = None,
+    resource_types: Iterable[str] = (),
     threads: int | None = None,
 ) -> FhirStore:
     """Load a FHIR file or folder (Bundles and/or Bulk NDJSON) and build the view tables.
 
     `on_error="refuse"` raises `SourceError` (listing the problems) when anything was wrong
-    with the input; `"serve"` keeps what could be loaded and reports the rest."""
+    with the input; `"serve"` keeps what could be loaded and reports the rest. `views`
+    replaces the adapter's views (`{}`: none); resources of the types the views read, and
+    of `resource_types`, are kept."""
     if on_error not in ("serve", "refuse"):
         raise ValueError(f"on_error must be 'serve' or 'refuse', not {on_error!r}")
     started = time.perf_counter()
     files, ignored = discover(source)
     view_defs = dict(views) if views is not None else adapter_views()
-    digest = fingerprint(files, {"loader": LOADER_VERSION, "views": view_defs})
+    used = sorted({str(v["resource"]) for v in view_defs.values()} | set(resource_types))
+    digest = fingerprint(files, {"loader": LOADER_VERSION, "views": view_defs, "types": used})
     target = Path(cache) if cache is not None else None
     if target is not None and target.exists():
         reused = _reuse(target, digest)
@@ -103,7 +107,7 @@ def load_fhir(
         con.execute("SET enable_progress_bar = false")
         if threads is not None:
             con.execute(f"SET threads = {int(threads)}")
-        seconds = _build(con, files, view_defs)
+        seconds = _build(con, files, view_defs, used)
         con.execute(
             "INSERT INTO fhir_meta VALUES ('fingerprint', ?), ('source', ?), "
             "('ignored', ?), ('seconds', ?)",
@@ -175,6 +179,7 @@ def _build(
     con: duckdb.DuckDBPyConnection,
     files: list[InputFile],
     views: Mapping[str, Mapping[str, Any]],
+    used: list[str],
 ) -> dict[str, float]:
     seconds: dict[str, float] = {}
     for statement in _SCHEMA:
@@ -184,7 +189,6 @@ def _build(
         [(i, str(f.path), f.kind, f.size, f.mtime_ns) for i, f in enumerate(files)],
     )
     con.execute("CREATE TEMP TABLE hf_skipped (resource_type VARCHAR, n BIGINT)")
-    used = sorted({str(v["resource"]) for v in views.values()})
     with _phase(seconds, "ndjson"):
         for i, f in enumerate(files):
             if f.kind == "ndjson":

@@ -4,7 +4,6 @@ operator choices (serve what you can / refuse)."""
 
 from __future__ import annotations
 
-import gzip
 import json
 from pathlib import Path
 from typing import Any
@@ -14,103 +13,7 @@ import pytest
 from hyperfed.adapters.fhir.errors import SourceError
 from hyperfed.adapters.fhir.load import load_fhir
 
-US_CORE = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-patient"
-
-
-def _patient(pid: str | None, gender: str, birth: str, **extra: Any) -> dict[str, Any]:
-    r: dict[str, Any] = {"resourceType": "Patient", "gender": gender, "birthDate": birth}
-    if pid is not None:
-        r["id"] = pid
-    r.update(extra)
-    return r
-
-
-def _condition(cid: str | None, ref: str | None, code: str = "44054006") -> dict[str, Any]:
-    r: dict[str, Any] = {
-        "resourceType": "Condition",
-        "code": {"coding": [{"system": "http://snomed.info/sct", "code": code}]},
-        "onsetDateTime": "2020-03-04",
-    }
-    if cid is not None:
-        r["id"] = cid
-    if ref is not None:
-        r["subject"] = {"reference": ref}
-    return r
-
-
-def _write_ndjson(path: Path, lines: list[str]) -> None:
-    data = "\n".join(lines) + "\n"
-    if path.suffix == ".gz":
-        path.write_bytes(gzip.compress(data.encode()))
-    else:
-        path.write_text(data)
-
-
-@pytest.fixture()
-def messy(tmp_path: Path) -> Path:
-    src = tmp_path / "export"
-    src.mkdir()
-    d = json.dumps
-    _write_ndjson(
-        src / "Patient.ndjson",
-        [
-            d(_patient("p1", "female", "1970-06", meta={"profile": [US_CORE]})),  # line 1
-            d(_patient("p2", "male", "1950", deceasedDateTime="2019-05-01")),  # line 2
-            "",  # line 3: blank, ignored
-            '{"resourceType": "Patient", "id": "p3", "gender": ',  # line 4: broken
-            d(_patient("p1", "female", "1970-06")),  # line 5: duplicate of line 1
-            "[1, 2]",  # line 6: not an object
-            d({"id": "x"}),  # line 7: no resourceType
-            d({"resourceType": "Claim", "id": "c1"}),  # line 8: unused type
-        ],
-    )
-    _write_ndjson(
-        src / "Condition.ndjson.gz",
-        [
-            d(_condition("c1", "Patient/p1")),  # line 1
-            d(_condition("c2", "http://example.org/fhir/Patient/p2")),  # line 2: absolute URL
-            d(_condition("c3", "Patient/p2/_history/3")),  # line 3: versioned
-            d(_condition("c4", "Patient/nobody")),  # line 4: dangling
-            d(_condition("c5", None)),  # line 5: no subject
-            d(_condition(None, "Patient/p1")),  # line 6: no id
-            d(_condition("c6", "Group/g1")),  # line 7: not a Patient
-        ],
-    )
-    bundle = {
-        "resourceType": "Bundle",
-        "type": "collection",
-        "entry": [
-            {
-                "fullUrl": "urn:uuid:aaaa-1111",
-                "resource": _patient(None, "female", "2001-02-03"),  # entry 0: id from fullUrl
-            },
-            {
-                "fullUrl": "urn:uuid:bbbb-2222",
-                "resource": _condition("c7", "urn:uuid:aaaa-1111", code="195967001"),  # entry 1
-            },
-            {
-                "fullUrl": "urn:uuid:cccc-3333",
-                "resource": _condition("c8", "urn:uuid:missing-0000"),  # entry 2: unresolved
-            },
-            {"fullUrl": "urn:uuid:dddd-4444"},  # entry 3: no resource
-            {
-                "fullUrl": "https://example.org/fhir/Organization/o1",
-                "resource": {"resourceType": "Organization", "id": "o1"},  # entry 4: skipped
-            },
-        ],
-    }
-    (src / "bundle.json").write_text(json.dumps(bundle, indent=2))
-    orphan = {
-        "resourceType": "Bundle",
-        "type": "transaction",
-        "entry": [{"fullUrl": "urn:uuid:eeee-5555", "resource": _condition("c9", "Patient/p1")}],
-    }
-    (src / "orphan.json.gz").write_bytes(gzip.compress(json.dumps(orphan).encode()))
-    (src / "broken.json").write_text('{"resourceType": "Bundle", "entry": [')
-    (src / "manifest.json").write_text('{"transactionTime": "2024-01-01", "output": []}')
-    (src / "log.ndjson").write_text('{"resourceType": "OperationOutcome"}\n')
-    (src / "README.txt").write_text("not FHIR")
-    return src
+from .conftest import US_CORE, patient, write_ndjson
 
 
 def _problems(report: Any) -> set[tuple[str, str, int | None, int | None]]:
@@ -122,7 +25,11 @@ def test_serve_what_you_can(messy: Path) -> None:
     r = store.report
     assert r.loaded == {"Condition": 9, "Patient": 3}
     assert r.skipped == {"Claim": 1, "Organization": 1}
-    assert sorted(Path(f).name for f in r.ignored_files) == ["README.txt", "log.ndjson", "manifest.json"]
+    assert sorted(Path(f).name for f in r.ignored_files) == [
+        "README.txt",
+        "log.ndjson",
+        "manifest.json",
+    ]
     expected = {
         ("invalid_json", "Patient.ndjson", 4, None),
         ("duplicate", "Patient.ndjson", 5, None),
@@ -184,7 +91,7 @@ def test_refuse(messy: Path) -> None:
 
 def test_refuse_accepts_clean_input(tmp_path: Path) -> None:
     f = tmp_path / "p.ndjson"
-    _write_ndjson(f, [json.dumps(_patient("p1", "female", "1980-01-01"))])
+    write_ndjson(f, [json.dumps(patient("p1", "female", "1980-01-01"))])
     store = load_fhir(f, on_error="refuse")
     assert store.report.ok and store.report.loaded == {"Patient": 1}
     store.close()
@@ -209,7 +116,7 @@ def test_cache_reused_and_invalidated(messy: Path, tmp_path: Path) -> None:
     assert second.report.problem_counts == first.report.problem_counts
     second.close()
     extra = messy / "more.ndjson"
-    _write_ndjson(extra, [json.dumps(_patient("p9", "male", "1990-01-01"))])
+    write_ndjson(extra, [json.dumps(patient("p9", "male", "1990-01-01"))])
     third = load_fhir(messy, cache)
     assert not third.report.from_cache
     assert third.report.loaded["Patient"] == counts["Patient"] + 1

@@ -7,7 +7,6 @@ import gzip
 import json
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -87,7 +86,9 @@ def test_patient_view(store: FhirStore, plain: dict[str, Any]) -> None:
 def test_condition_view(store: FhirStore, plain: dict[str, Any]) -> None:
     want: Counter[tuple[Any, ...]] = Counter()
     for c in _of(plain, "Condition"):
-        onset = c.get("onsetDateTime") or c.get("onsetPeriod", {}).get("start") or c.get("recordedDate")
+        onset = (
+            c.get("onsetDateTime") or c.get("onsetPeriod", {}).get("start") or c.get("recordedDate")
+        )
         pid = _patient_of(c.get("subject"), plain["by_url"])
         for coding in c.get("code", {}).get("coding", []):
             want[(c["id"], pid, coding.get("system"), coding.get("code"), onset)] += 1
@@ -108,8 +109,18 @@ def test_observation_view_with_components(store: FhirStore, plain: dict[str, Any
             q = element.get("valueQuantity", {})
             for coding in element.get("code", {}).get("coding", []):
                 want[
-                    (o["id"], pid, eff, part, index, coding.get("system"), coding.get("code"),
-                     q.get("value"), q.get("code"), q.get("system"))
+                    (
+                        o["id"],
+                        pid,
+                        eff,
+                        part,
+                        index,
+                        coding.get("system"),
+                        coding.get("code"),
+                        q.get("value"),
+                        q.get("code"),
+                        q.get("system"),
+                    )
                 ] += 1
     got = _rows(
         store,
