@@ -183,7 +183,7 @@ def check_source(source: str | PathLike[str]) -> CheckReport:
     kept: list[tuple[_Item, str, list[tuple[str, str]]]] = []
     for f in files:
         for item in _items(f.path, f.kind, problem):
-            where = {"line": item.line, "entry": item.entry}
+            where: dict[str, Any] = {"line": item.line, "entry": item.entry}
             r = item.resource
             if not isinstance(r, dict) or not isinstance(r.get("resourceType"), str):
                 problem("not_a_resource", item.file, "no resourceType", **where)
@@ -223,7 +223,7 @@ def check_source(source: str | PathLike[str]) -> CheckReport:
                 urls[item.full_url] = rtype
             kept.append((item, label, list(_references(r))))
     for item, label, refs in kept:
-        where: dict[str, Any] = {"line": item.line, "entry": item.entry, "resource": label}
+        where = {"line": item.line, "entry": item.entry, "resource": label}
         r = item.resource
         contained = {f"#{c.get('id')}" for c in r.get("contained", []) if isinstance(c, dict)}
         for path, ref in refs:
