@@ -1,6 +1,7 @@
 """`hyperfed generate ...`: the synthetic population written out, one command per data model.
 
     hyperfed generate omop --persons 100000 --out site.duckdb [--seed 1] [--postgres DSN]
+    hyperfed generate fhir --persons 100000 --out DIR [--seed 1] [--bundles] [--gzip]
     hyperfed generate demo --out DIR
 
 The options of `omop` are the fields of `SynthSpec` (a site profile) plus where to write.
@@ -99,6 +100,52 @@ def generate_omop(
                 threads=threads,
             )
             _out.print(summary.format())
+    except SynthError as exc:
+        _fail(exc)
+
+
+@app.command("fhir")
+def generate_fhir(
+    out_dir: Annotated[Path, typer.Option("--out", help="folder for the FHIR files")],
+    persons: int = 10_000,
+    seed: int = _D.seed,
+    bundles: Annotated[
+        bool, typer.Option(help="one transaction Bundle per patient instead of Bulk NDJSON")
+    ] = False,
+    gzip: Annotated[bool, typer.Option("--gzip", help="write .ndjson.gz")] = False,
+    replace: Annotated[bool, typer.Option(help="overwrite files in a non-empty folder")] = False,
+    site_abbreviation: str = _D.site_abbreviation,
+    start_year: int = _D.start_year,
+    end_year: int = _D.end_year,
+    visits_per_person: float = _D.visits_per_person,
+    hemoglobin_g_per_l_share: float = _D.hemoglobin_g_per_l_share,
+    creatinine_umol_per_l_share: float = _D.creatinine_umol_per_l_share,
+    missing_unit_share: float = _D.missing_unit_share,
+    icd10cm_source_share: float = _D.icd10cm_source_share,
+    cancer_scale: float = _D.cancer_scale,
+    threads: Annotated[int | None, typer.Option(help="DuckDB threads (all cores)")] = None,
+) -> None:
+    """Write the same deterministic population as FHIR R4 (Bulk NDJSON, or Bundles)."""
+    from hyperfed.synth.fhir import write_fhir
+
+    try:
+        spec = SynthSpec(
+            persons=persons,
+            seed=seed,
+            site_abbreviation=site_abbreviation,
+            start_year=start_year,
+            end_year=end_year,
+            visits_per_person=visits_per_person,
+            hemoglobin_g_per_l_share=hemoglobin_g_per_l_share,
+            creatinine_umol_per_l_share=creatinine_umol_per_l_share,
+            missing_unit_share=missing_unit_share,
+            icd10cm_source_share=icd10cm_source_share,
+            cancer_scale=cancer_scale,
+        )
+        summary = write_fhir(
+            spec, out_dir, bundles=bundles, compress=gzip, replace=replace, threads=threads
+        )
+        _out.print(summary.format())
     except SynthError as exc:
         _fail(exc)
 
