@@ -73,9 +73,9 @@ def ingest_ndjson(
     try:
         row = con.execute(
             f"""INSERT INTO fhir_resource
-SELECT k[1], k[2], j, {file_id}, line, NULL FROM (
-  SELECT line, j, json_extract_string(j, ['$.resourceType', '$.id']) AS k
-  FROM (SELECT line, TRY_CAST(text AS JSON) AS j FROM {src}) WHERE json_type(j) = 'OBJECT')
+SELECT k[1], k[2], CAST(text AS JSON), {file_id}, line, NULL FROM (
+  SELECT line, text, json_extract_string(text, ['$.resourceType', '$.id']) AS k
+  FROM {src} WHERE json_valid(text) AND starts_with(ltrim(text), '{{'))
 WHERE k[1] IN {_types(used)} AND k[2] IS NOT NULL"""
         ).fetchone()
         inserted = int(row[0]) if row else 0

@@ -444,10 +444,63 @@ def compile_view(view: Any, source: str = "fhir_resource") -> CompiledView:
         else:
             ref = exp.Column(this=ident.copy(), table=exp.to_identifier("q"))
         outer_cols.append(exp.alias_(ref, ident.copy()))
-    inner = (
-        exp.select(*items)
-        .from_(exp.alias_(exp.to_table(source), "t", table=True))
-        .where(exp.and_(*conds))
-    )
+    type_cond, conds = conds[0], conds[1:]
+    source_rows = _parse_once(items, conds, root, table, type_cond, source)
+    inner = exp.select(*items).from_(source_rows)
+    if conds:
+        inner = inner.where(exp.and_(*conds))
     outer = exp.select(*outer_cols).from_(exp.alias_(exp.Subquery(this=inner), "q"))
     return CompiledView(name, resource, tuple(columns), outer)
+
+
+_FIRST_STEP = re.compile(r'^\$\.("(?:[^"\\]|\\.)*"|[A-Za-z_][A-Za-z0-9_]*)(.*)$')
+_EXTRACTS = ("json_extract", "json_extract_string")
+
+
+def _parse_once(
+    items: list[Any],
+    conds: list[exp.Expression],
+    root: exp.Expression,
+    table: exp.Identifier,
+    type_cond: exp.Expression,
+    source: str,
+) -> exp.Expression:
+    """Rewrite every ``json_extract[_string](t.json, '$.key...')`` to work on the fragment of
+    `key`, extracted for all keys at once (``json_extract(json, ['$.a', '$.b'])``, one parse
+    of the resource instead of one per path), in a subquery that keeps the name `t`."""
+    keys: list[str] = []
+    found: list[tuple[exp.Expression, str, str]] = []
+    for expr in [*items, *conds]:
+        for node in expr.find_all(exp.Anonymous):
+            if str(node.this).lower() not in _EXTRACTS or len(node.expressions) != 2:
+                continue
+            first, path = node.expressions
+            if first != root or not isinstance(path, exp.Literal) or not path.is_string:
+                continue
+            m = _FIRST_STEP.match(path.this)
+            if not m:
+                continue
+            if m.group(1) not in keys:
+                keys.append(m.group(1))
+            found.append((node, m.group(1), m.group(2)))
+    base = exp.alias_(exp.to_table(source), "t", table=True)
+    if not keys:
+        return exp.Subquery(this=exp.select("*").from_(base).where(type_cond), alias=table)
+    frag = exp.to_identifier("x_")
+    for node, key, rest in found:
+        piece = fn(
+            "list_extract",
+            exp.Column(this=frag.copy(), table=table.copy()),
+            lit(keys.index(key) + 1),
+        )
+        if str(node.this).lower() == "json_extract" and not rest:
+            node.replace(piece)
+        else:
+            node.replace(fn(str(node.this), piece, lit("$" + rest)))
+    paths = exp.Array(expressions=[lit(f"$.{k}") for k in keys])
+    pre = (
+        exp.select("*", exp.alias_(fn("json_extract", root.copy(), paths), frag))
+        .from_(base)
+        .where(type_cond)
+    )
+    return exp.Subquery(this=pre, alias=table)
