@@ -43,7 +43,7 @@ from hyperfed.adapters.fhir.fhirpath.sql import (
 
 __all__ = ["MAX_REPEAT_DEPTH", "CompiledView", "ViewColumn", "compile_view"]
 
-MAX_REPEAT_DEPTH = 12
+MAX_REPEAT_DEPTH = 8  # DuckDB binds nested lambdas in time exponential in depth
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _CONSTANT_TYPES = {
     "valueString": "string",

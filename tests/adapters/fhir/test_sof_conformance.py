@@ -46,8 +46,18 @@ def _multiset(rows: list[dict[str, Any]]) -> list[str]:
     return sorted(json.dumps({k: _norm(v) for k, v in r.items()}, sort_keys=True) for r in rows)
 
 
+_OUTCOMES: dict[tuple[str, str], str | None] = {}
+
+
 def _outcome(file: str, case: dict[str, Any]) -> str | None:
-    """None when the case passes, else why it failed."""
+    """None when the case passes, else why it failed (each case runs once per session)."""
+    key = (file, case["title"])
+    if key not in _OUTCOMES:
+        _OUTCOMES[key] = _run_case(file, case)
+    return _OUTCOMES[key]
+
+
+def _run_case(file: str, case: dict[str, Any]) -> str | None:
     suite = json.loads((SOF_TESTS / file).read_text())
     con = duckdb.connect()
     try:
