@@ -9,7 +9,8 @@ SQL-on-FHIR v2 ViewDefinitions compiled to SQL.
 Modules: `fhirpath` (parser, SQL compiler, R4 schema), `viewdef` (ViewDefinition -> SELECT),
 `run` (run / materialise views), `viewset` (the adapter's views in `views/`), `files`,
 `ingest` and `load` (loading), `report` (LoadReport, Problem), `check` (validation with
-fhir.resources), `command` and `cli` (`hyperfed fhir view`). Importing this package is
+fhir.resources), `dates` (FHIR date text -> DATE for compilers), `command` and `cli`
+(`hyperfed fhir view`). Importing this package is
 cheap: the names below load their modules on first use.
 
 Errors::
@@ -31,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from hyperfed.adapters.fhir.check import CheckReport, check_source
     from hyperfed.adapters.fhir.command import view_source, write_rows
+    from hyperfed.adapters.fhir.dates import date_end_sql, date_start_sql
     from hyperfed.adapters.fhir.errors import (
         FhirError,
         FhirPathError,
@@ -66,6 +68,8 @@ __all__ = [
     "adapter_views",
     "check_source",
     "compile_view",
+    "date_end_sql",
+    "date_start_sql",
     "load_fhir",
     "materialise_view",
     "run_view",
@@ -79,6 +83,8 @@ _WHERE = {
     "check_source": "check",
     "view_source": "command",
     "write_rows": "command",
+    "date_end_sql": "dates",
+    "date_start_sql": "dates",
     "FhirError": "errors",
     "FhirPathError": "errors",
     "FhirPathSyntaxError": "errors",

@@ -107,3 +107,29 @@ def test_repeat_deeper_than_the_limit_fails() -> None:
     create_resource_table(c, [nest(MAX_REPEAT_DEPTH + 2)])
     with pytest.raises(ViewRunError, match="repeat nests deeper"):
         run_view(c, view)
+
+
+def test_date_helpers() -> None:
+    import datetime as dt
+
+    from sqlglot import exp
+
+    from hyperfed.adapters.fhir.dates import date_end_sql, date_start_sql
+
+    texts = ["2019", "2019-04", "2019-02-05", "2019-04-05T23:30:00-05:00", "2020-02", "soon", None]
+    c = duckdb.connect()
+    c.execute("CREATE TABLE d (t VARCHAR)")
+    c.executemany("INSERT INTO d VALUES (?)", [(t,) for t in texts])
+    col = exp.column("t")
+    sql = f"SELECT t, {date_start_sql(col).sql('duckdb')}, {date_end_sql(col).sql('duckdb')} FROM d"
+    got = {t: (a, b) for t, a, b in c.execute(sql).fetchall()}
+    d = dt.date
+    assert got == {
+        "2019": (d(2019, 1, 1), d(2019, 12, 31)),
+        "2019-04": (d(2019, 4, 1), d(2019, 4, 30)),
+        "2019-02-05": (d(2019, 2, 5), d(2019, 2, 5)),
+        "2019-04-05T23:30:00-05:00": (d(2019, 4, 5), d(2019, 4, 5)),
+        "2020-02": (d(2020, 2, 1), d(2020, 2, 29)),
+        "soon": (None, None),
+        None: (None, None),
+    }
