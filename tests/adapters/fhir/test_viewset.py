@@ -102,3 +102,16 @@ def test_medication_reference_and_partial_birth_dates() -> None:
     assert [(m["id"], m["code"]) for m in meds] == [("m1", "1191")]
     pat = run_view(con, views["patient"]).dicts()
     assert [(p["birth_date"], p["birth_date_start"]) for p in pat] == [("1984", "1984-01-01")]
+
+
+def test_package_import_is_cheap() -> None:
+    """Importing the package loads neither DuckDB, sqlglot nor fhir.resources."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, hyperfed.adapters.fhir as f; "
+        "heavy = [m for m in ('duckdb', 'sqlglot', 'fhir.resources') if m in sys.modules]; "
+        "assert not heavy, heavy; assert callable(f.load_fhir)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
