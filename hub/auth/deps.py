@@ -112,7 +112,9 @@ class Auth:
         if not header:
             return ANONYMOUS
         scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        if scheme.lower() != "bearer":
+            return ANONYMOUS  # e.g. Basic client authentication at the token endpoint
+        if not token.strip():
             raise Unauthorized("use 'Authorization: Bearer <token>'", "invalid_request")
         try:
             return await self.verify(token.strip())
@@ -143,8 +145,10 @@ class Auth:
         allowed = self.rules.get((request.method, str(path)))
         if allowed is None and request.method == "HEAD":
             allowed = self.rules.get(("GET", str(path)))
-        principal = await self.current_principal(request)
         if allowed is None:
             raise Forbidden(f"no access rule for {request.method} {path}: refused")
+        if "anonymous" in allowed:  # public: the token (if any) is checked only when used
+            return ANONYMOUS
+        principal = await self.current_principal(request)
         self.check(principal, allowed)
         return principal

@@ -158,7 +158,7 @@ class _Refresh:
 class _Request(OAuth2Request):  # type: ignore[misc]
     def __init__(self, method: str, uri: str, headers: Mapping[str, str], args: dict[str, str],
                  form: dict[str, str]) -> None:  # fmt: skip
-        super().__init__(method, uri, headers=dict(headers))
+        super().__init__(method, uri, headers=headers)  # case-insensitive (Starlette)
         self._args = args
         self._form = form
         self.payload = BasicOAuth2Payload({**args, **form})

@@ -45,6 +45,7 @@ class ProviderSettings(BaseModel):
     default_roles: list[str] = ["researcher"]
     leeway: Annotated[int, Field(ge=0, le=600)] = 60
     jwks_min_refresh: Annotated[float, Field(ge=0)] = 30.0
+    jwks_max_age: Annotated[float, Field(gt=0)] = 600.0
 
 
 class IdentitySettings(BaseModel):
@@ -70,6 +71,9 @@ class Identity:
     verifier: TokenVerifier
     auth: Auth
 
+    async def aclose(self) -> None:
+        await self.verifier.aclose()
+
     def router(self, title: str = "Hyperfed hub") -> APIRouter:
         return issuer_router(self.issuer, title)
 
@@ -77,7 +81,7 @@ class Identity:
 def build_identity(
     store: HubStore,
     settings: IdentitySettings,
-    http: httpx.AsyncClient,
+    http: httpx.AsyncClient | None = None,
     *,
     rules: Rules = HUB_RULES,
     nodes: Callable[[str], Awaitable[Principal]] | None = None,
@@ -102,6 +106,7 @@ def build_identity(
                 default_roles=p.default_roles,
                 leeway=p.leeway,
                 jwks_min_refresh=p.jwks_min_refresh,
+                jwks_max_age=p.jwks_max_age,
             ),
             http,
         )

@@ -152,22 +152,37 @@ class ProviderConfig:
     leeway: int = 60
     algorithms: Sequence[str] = tuple(ASYMMETRIC_ALGS)
     jwks_min_refresh: float = 30.0  # seconds between two JWKS refetches on unknown key ids
+    jwks_max_age: float = 600.0  # the JWKS is fetched again when it is older (dropped keys)
 
 
 class ExternalProvider:
     def __init__(
         self,
         config: ProviderConfig,
-        client: httpx.AsyncClient,
+        client: httpx.AsyncClient | None = None,
         now: Callable[[], float] = time.time,
     ) -> None:
+        """`client`: the HTTP client for discovery and JWKS; None makes one on first use
+        (in the running event loop; `aclose()` closes it)."""
         self.config = config
-        self.client = client
+        self._client = client
+        self._own = client is None
         self.now = now
         self._keys: KeySet | None = None
         self._fetched = 0.0
         self._jwks_uri: str | None = None
         self._lock = asyncio.Lock()
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient()
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._own and self._client is not None:
+            await self._client.aclose()
+            self._client = None
 
     async def _discover(self) -> str:
         if self._jwks_uri is None:
@@ -191,7 +206,8 @@ class ExternalProvider:
                 kid is None or any(k.kid == kid for k in self._keys.keys)
             )
             stale = self.now() - self._fetched >= self.config.jwks_min_refresh
-            if self._keys is None or (not known and stale):
+            expired = self.now() - self._fetched >= self.config.jwks_max_age
+            if self._keys is None or (not known and stale) or expired:
                 uri = await self._discover()
                 try:
                     r = await self.client.get(uri, timeout=10)
@@ -269,6 +285,10 @@ class TokenVerifier:
         self.local = local
         self.external = {p.config.issuer: p for p in external}
         self.nodes = nodes
+
+    async def aclose(self) -> None:
+        for p in self.external.values():
+            await p.aclose()
 
     async def verify(self, token: str) -> Principal:
         iss = unverified_claims(token).get("iss")
