@@ -23,9 +23,12 @@ __all__ = ["TaskSigner"]
 
 class TaskSigner:
     def __init__(
-        self, key: OKPKey, issuer: str, default_ttl: float = 30.0,
+        self,
+        key: OKPKey,
+        issuer: str,
+        default_ttl: float = 30.0,
         now: Callable[[], float] = time.time,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.key = key
         self.issuer = issuer
         self.default_ttl = default_ttl

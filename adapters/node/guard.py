@@ -31,9 +31,11 @@ def _refuse(reason: str, status: int = 401) -> tuple[Message, Message]:
     start: Message = {
         "type": "http.response.start",
         "status": status,
-        "headers": [(b"content-type", b"application/problem+json"),
-                    (b"content-length", str(len(body)).encode())],
-    }  # fmt: skip
+        "headers": [
+            (b"content-type", b"application/problem+json"),
+            (b"content-length", str(len(body)).encode()),
+        ],
+    }
     return start, {"type": "http.response.body", "body": body}
 
 
@@ -60,10 +62,13 @@ def require_hub_signature(app: ASGIApp, verifier: TaskVerifier) -> ASGIApp:
                 break
         body = b"".join(chunks)
         token = next(
-            (v.decode("latin-1") for k, v in scope["headers"] if k.decode("latin-1").lower()
-             == TASK_HEADER.lower()),
+            (
+                v.decode("latin-1")
+                for k, v in scope["headers"]
+                if k.decode("latin-1").lower() == TASK_HEADER.lower()
+            ),
             None,
-        )  # fmt: skip
+        )
         try:
             verifier.verify(token, body, operation)
         except TaskRefused as exc:

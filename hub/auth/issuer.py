@@ -156,8 +156,14 @@ class _Refresh:
 
 
 class _Request(OAuth2Request):  # type: ignore[misc]
-    def __init__(self, method: str, uri: str, headers: Mapping[str, str], args: dict[str, str],
-                 form: dict[str, str]) -> None:  # fmt: skip
+    def __init__(
+        self,
+        method: str,
+        uri: str,
+        headers: Mapping[str, str],
+        args: dict[str, str],
+        form: dict[str, str],
+    ) -> None:
         super().__init__(method, uri, headers=headers)  # case-insensitive (Starlette)
         self._args = args
         self._form = form
@@ -266,8 +272,9 @@ class BuiltinIssuer(AuthorizationServer):  # type: ignore[misc]
         grant = request.payload.data.get("grant_type")
         if grant != "refresh_token":
             kind = "login" if grant == "authorization_code" else "token"
-            self.store.append(kind, subject, {"client_id": request.client.get_client_id(),
-                                              "grant": grant})  # fmt: skip
+            self.store.append(
+                kind, subject, {"client_id": request.client.get_client_id(), "grant": grant}
+            )
 
     def create_oauth2_request(self, request: _Request) -> _Request:
         return request
@@ -291,9 +298,15 @@ class BuiltinIssuer(AuthorizationServer):  # type: ignore[misc]
             return user.subject
         return str(client.row["subject"] or client.get_client_id())
 
-    def _generate(self, grant_type: str, client: _Client, user: _User | None = None,
-                  scope: str | None = None, expires_in: int | None = None,
-                  include_refresh_token: bool = True) -> dict[str, Any]:  # fmt: skip
+    def _generate(
+        self,
+        grant_type: str,
+        client: _Client,
+        user: _User | None = None,
+        scope: str | None = None,
+        expires_in: int | None = None,
+        include_refresh_token: bool = True,
+    ) -> dict[str, Any]:
         subject = self._subject(client, user)
         found = self.identity.principal(subject)
         if found is None or found["disabled"]:
@@ -313,16 +326,26 @@ class BuiltinIssuer(AuthorizationServer):  # type: ignore[misc]
             "name": found["name"],
             "scope": scope,
         }
-        token = {"token_type": "Bearer", "access_token": self.sign(claims, "at+jwt"),
-                 "expires_in": ttl, "scope": scope}  # fmt: skip
+        token = {
+            "token_type": "Bearer",
+            "access_token": self.sign(claims, "at+jwt"),
+            "expires_in": ttl,
+            "scope": scope,
+        }
         if include_refresh_token and grant_type != "client_credentials":
             token["refresh_token"] = secrets.token_urlsafe(32)
         if user is not None and "openid" in scope.split():
             token["id_token"] = self.sign(
-                {"iss": self.config.issuer, "sub": subject, "aud": client.get_client_id(),
-                 "iat": now, "exp": now + ttl, "name": found["name"]},
+                {
+                    "iss": self.config.issuer,
+                    "sub": subject,
+                    "aud": client.get_client_id(),
+                    "iat": now,
+                    "exp": now + ttl,
+                    "name": found["name"],
+                },
                 "JWT",
-            )  # fmt: skip
+            )
         return token
 
     def sign(self, claims: dict[str, Any], typ: str) -> str:
@@ -369,9 +392,11 @@ input{{display:block;width:100%;margin:.3rem 0 1rem;padding:.4rem}}
 <label>Password<input name="password" type="password" autocomplete="current-password" required>
 </label><button type="submit">Sign in</button></form></body></html>"""
 
-_NO_STORE = {"Cache-Control": "no-store", "X-Frame-Options": "DENY",
-             "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
-                                        "form-action 'self'"}  # fmt: skip
+_NO_STORE = {
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+}
 
 
 def _page(title: str, client: str, action: str, error: str = "", status: int = 200) -> HTMLResponse:
@@ -441,9 +466,11 @@ def issuer_router(issuer: BuiltinIssuer, title: str = "Hyperfed hub") -> APIRout
         found = await run_in_threadpool(issuer.identity.check_login, username, password)
         if found is None:
             await run_in_threadpool(
-                issuer.store.append, "login.failed", username[:256] or None,
+                issuer.store.append,
+                "login.failed",
+                username[:256] or None,
                 {"client_id": oreq.args.get("client_id")},
-            )  # fmt: skip
+            )
             client = oreq.args.get("client_id", "")
             return _page(title, client, action, "Wrong user name or password.", 401)
         response: Response = await run_in_threadpool(

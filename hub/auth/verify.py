@@ -227,9 +227,14 @@ class ExternalProvider:
             raise TokenRejected(f"the token's key {kid!r} is not among the issuer's keys")
         c = self.config
         claims = _decode(
-            token, keys, issuer=c.issuer, audience=c.audience, leeway=c.leeway,
-            algorithms=c.algorithms, now=self.now,
-        )  # fmt: skip
+            token,
+            keys,
+            issuer=c.issuer,
+            audience=c.audience,
+            leeway=c.leeway,
+            algorithms=c.algorithms,
+            now=self.now,
+        )
         raw = _claim_path(claims, c.roles_claim) or []
         values = [raw] if isinstance(raw, str) else list(raw) if isinstance(raw, list) else []
         roles = set(c.default_roles) | {c.role_map[v] for v in values if v in c.role_map}
@@ -246,9 +251,13 @@ class LocalIssuer:
     """Tokens of the hub's own issuer: verified against its key ring, roles from `roles`."""
 
     def __init__(
-        self, issuer: str, audience: str, keyring: KeyRing, leeway: int = 30,
+        self,
+        issuer: str,
+        audience: str,
+        keyring: KeyRing,
+        leeway: int = 30,
         now: Callable[[], float] = time.time,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.issuer = issuer
         self.audience = audience
         self.keyring = keyring
@@ -259,9 +268,14 @@ class LocalIssuer:
         kid = _header(token).get("kid")
         keys = self.keyring.key_set(reload=kid not in self.keyring.kids())
         claims = _decode(
-            token, keys, issuer=self.issuer, audience=self.audience, leeway=self.leeway,
-            algorithms=["ES256"], now=self.now,
-        )  # fmt: skip
+            token,
+            keys,
+            issuer=self.issuer,
+            audience=self.audience,
+            leeway=self.leeway,
+            algorithms=["ES256"],
+            now=self.now,
+        )
         roles = claims.get("roles") or []
         return Principal(
             id=str(claims["sub"]),

@@ -30,8 +30,11 @@ class Env:
     secrets: dict[str, str]  # client id -> secret
 
     def token(self, client_id: str) -> str:
-        r = httpx.post(f"{self.hub}/oauth/token", data={"grant_type": "client_credentials"},
-                       auth=(client_id, self.secrets[client_id]))  # fmt: skip
+        r = httpx.post(
+            f"{self.hub}/oauth/token",
+            data={"grant_type": "client_credentials"},
+            auth=(client_id, self.secrets[client_id]),
+        )
         assert r.status_code == 200, r.text
         return str(r.json()["access_token"])
 
@@ -71,16 +74,24 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
         hub_url = f"http://127.0.0.1:{port}"
         settings = IdentitySettings(
             issuer=hub_url,
-            providers=[ProviderSettings(issuer=ext_url, audience="hyperfed-hub",
-                       roles_claim="realm_access.roles", default_roles=[],
-                       role_map={"hf-researcher": "researcher", "hf-admin": "admin"},
-                       jwks_min_refresh=0)],
-        )  # fmt: skip
+            providers=[
+                ProviderSettings(
+                    issuer=ext_url,
+                    audience="hyperfed-hub",
+                    roles_claim="realm_access.roles",
+                    default_roles=[],
+                    role_map={"hf-researcher": "researcher", "hf-admin": "admin"},
+                    jwks_min_refresh=0,
+                )
+            ],
+        )
         identity = build_identity(store, settings)
         ensure_cli_client(store)
         create_user(store, "alice", ["researcher"], "alice-password", name="Alice")
-        secrets = {f"svc-{r}": create_service_account(store, f"svc-{r}", [r])
-                   for r in ("researcher", "operator", "admin")}  # fmt: skip
+        secrets = {
+            f"svc-{r}": create_service_account(store, f"svc-{r}", [r])
+            for r in ("researcher", "operator", "admin")
+        }
         with serve(identity_app(identity), port) as url:
             yield Env(url, store, identity, external, secrets)
     store.close()

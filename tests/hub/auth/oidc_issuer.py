@@ -29,9 +29,15 @@ class ExternalIssuer:
 
     def claims(self, **over: Any) -> dict[str, Any]:
         now = int(time.time())
-        base = {"iss": self.url, "sub": "u-123", "aud": "hyperfed-hub", "iat": now,
-                "exp": now + 300, "preferred_username": "erin",
-                "realm_access": {"roles": ["hf-researcher"]}}  # fmt: skip
+        base = {
+            "iss": self.url,
+            "sub": "u-123",
+            "aud": "hyperfed-hub",
+            "iat": now,
+            "exp": now + 300,
+            "preferred_username": "erin",
+            "realm_access": {"roles": ["hf-researcher"]},
+        }
         base.update(over)
         return {k: v for k, v in base.items() if v is not None}
 
@@ -45,8 +51,11 @@ class ExternalIssuer:
         @app.get("/.well-known/openid-configuration")
         def discovery() -> dict[str, Any]:
             self.discovery_calls += 1
-            return {"issuer": self.url, "jwks_uri": f"{self.url}/certs",
-                    "token_endpoint": f"{self.url}/token"}  # fmt: skip
+            return {
+                "issuer": self.url,
+                "jwks_uri": f"{self.url}/certs",
+                "token_endpoint": f"{self.url}/token",
+            }
 
         @app.get("/certs")
         def certs() -> dict[str, Any]:

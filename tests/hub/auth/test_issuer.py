@@ -24,8 +24,13 @@ def _pkce() -> tuple[str, str]:
 
 
 def _authorize(env: Env, challenge: str | None, password: str = "alice-password") -> httpx.Response:
-    params = {"response_type": "code", "client_id": "hyperfed-cli", "redirect_uri": REDIRECT,
-              "state": "st4te", "scope": "openid"}  # fmt: skip
+    params = {
+        "response_type": "code",
+        "client_id": "hyperfed-cli",
+        "redirect_uri": REDIRECT,
+        "state": "st4te",
+        "scope": "openid",
+    }
     if challenge:
         params |= {"code_challenge": challenge, "code_challenge_method": "S256"}
     page = httpx.get(f"{env.hub}/oauth/authorize", params=params)
@@ -50,8 +55,11 @@ def test_client_credentials(env: Env) -> None:
     token = env.token("svc-operator")
     me = httpx.get(f"{env.hub}/me", headers={"Authorization": f"Bearer {token}"}).json()
     assert me["id"] == "svc-operator" and me["roles"] == ["operator"]
-    bad = httpx.post(f"{env.hub}/oauth/token", data={"grant_type": "client_credentials"},
-                     auth=("svc-operator", "wrong"))  # fmt: skip
+    bad = httpx.post(
+        f"{env.hub}/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=("svc-operator", "wrong"),
+    )
     assert bad.status_code == 401 and bad.json()["error"] == "invalid_client"
     assert any(r["actor"] == "svc-operator" for r in env.store.records(kind="token"))
 
@@ -68,10 +76,15 @@ def test_browser_login_with_pkce_and_refresh(env: Env) -> None:
     query = parse_qs(location.query)
     assert query["state"] == ["st4te"]
     code = query["code"][0]
-    exchange = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
-                "client_id": "hyperfed-cli"}  # fmt: skip
-    wrong_verifier = httpx.post(f"{env.hub}/oauth/token",
-                                data={**exchange, "code_verifier": _pkce()[0]})  # fmt: skip
+    exchange = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": REDIRECT,
+        "client_id": "hyperfed-cli",
+    }
+    wrong_verifier = httpx.post(
+        f"{env.hub}/oauth/token", data={**exchange, "code_verifier": _pkce()[0]}
+    )
     assert wrong_verifier.status_code == 400 and wrong_verifier.json()["error"] == "invalid_grant"
     tokens = httpx.post(f"{env.hub}/oauth/token", data={**exchange, "code_verifier": verifier})
     assert tokens.status_code == 200, tokens.text
@@ -82,12 +95,24 @@ def test_browser_login_with_pkce_and_refresh(env: Env) -> None:
     again = httpx.post(f"{env.hub}/oauth/token", data={**exchange, "code_verifier": verifier})
     assert again.status_code == 400, "a code works once"
     assert env.store.records(kind="login")[0]["actor"] == "alice"
-    refreshed = httpx.post(f"{env.hub}/oauth/token", data={"grant_type": "refresh_token",
-                           "refresh_token": body["refresh_token"], "client_id": "hyperfed-cli"})  # fmt: skip
+    refreshed = httpx.post(
+        f"{env.hub}/oauth/token",
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": body["refresh_token"],
+            "client_id": "hyperfed-cli",
+        },
+    )
     assert refreshed.status_code == 200, refreshed.text
     assert refreshed.json()["refresh_token"] != body["refresh_token"]
-    reused = httpx.post(f"{env.hub}/oauth/token", data={"grant_type": "refresh_token",
-                        "refresh_token": body["refresh_token"], "client_id": "hyperfed-cli"})  # fmt: skip
+    reused = httpx.post(
+        f"{env.hub}/oauth/token",
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": body["refresh_token"],
+            "client_id": "hyperfed-cli",
+        },
+    )
     assert reused.status_code == 400, "a refresh token works once"
 
 
@@ -95,14 +120,27 @@ def test_a_public_client_must_use_pkce(env: Env) -> None:
     r = _authorize(env, None)
     assert r.status_code == 302
     code = parse_qs(urlsplit(r.headers["location"]).query)["code"][0]
-    t = httpx.post(f"{env.hub}/oauth/token", data={"grant_type": "authorization_code",
-                   "code": code, "redirect_uri": REDIRECT, "client_id": "hyperfed-cli"})  # fmt: skip
+    t = httpx.post(
+        f"{env.hub}/oauth/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": REDIRECT,
+            "client_id": "hyperfed-cli",
+        },
+    )
     assert t.status_code == 400 and "code_verifier" in t.json()["error_description"]
 
 
 def test_an_unregistered_redirect_is_not_followed(env: Env) -> None:
-    r = httpx.get(f"{env.hub}/oauth/authorize", params={"response_type": "code",
-                  "client_id": "hyperfed-cli", "redirect_uri": "https://evil.example/cb"})  # fmt: skip
+    r = httpx.get(
+        f"{env.hub}/oauth/authorize",
+        params={
+            "response_type": "code",
+            "client_id": "hyperfed-cli",
+            "redirect_uri": "https://evil.example/cb",
+        },
+    )
     assert r.status_code == 400 and "not valid" in r.text
 
 

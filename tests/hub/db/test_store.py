@@ -49,8 +49,16 @@ def test_jobs_and_their_audit_record(store: HubStore) -> None:
 
 def test_the_audit_keeps_released_numbers_only(store: HubStore) -> None:
     done = result("j", "done")
-    done["nodes"] = [{"node": "a", "status": "suppressed", "count": None, "notes": ["x"],
-                      "strata": [{"count": 3}], "countAdjustedTo": ["<10"]}]  # fmt: skip
+    done["nodes"] = [
+        {
+            "node": "a",
+            "status": "suppressed",
+            "count": None,
+            "notes": ["x"],
+            "strata": [{"count": 3}],
+            "countAdjustedTo": ["<10"],
+        }
+    ]
     store.finish("j", NOW, "alice", done)
     data = store.records(kind="query")[0]["data"]
     assert data["nodes"] == [
@@ -85,14 +93,17 @@ def _fill(store: HubStore, n: int = 5) -> None:
 @pytest.mark.parametrize(
     ("sql", "seq", "fragment"),
     [
-        ("UPDATE audit_records SET body = replace(body, '\"i\":2', '\"i\":9') WHERE seq = 3",
-         3, "content"),
+        (
+            "UPDATE audit_records SET body = replace(body, '\"i\":2', '\"i\":9') WHERE seq = 3",
+            3,
+            "content",
+        ),
         ("UPDATE audit_records SET actor = 'mallory' WHERE seq = 2", 2, "actor"),
         ("DELETE FROM audit_records WHERE seq = 4", 4, "missing"),
         ("DELETE FROM audit_records WHERE seq = 5", 5, "missing"),
         ("UPDATE audit_head SET seq = 3", 4, "head"),
     ],
-)  # fmt: skip
+)
 def test_verify_names_the_first_broken_record(
     store: HubStore, sql: str, seq: int, fragment: str
 ) -> None:
@@ -129,8 +140,11 @@ def test_concurrent_appends_keep_one_chain(store_url: str) -> None:
         for i in range(15):
             s.append("login", who, {"i": i})
 
-    threads = [threading.Thread(target=work, args=(s, f"w{k}{j}"))
-               for k, s in enumerate(stores) for j in range(2)]  # fmt: skip
+    threads = [
+        threading.Thread(target=work, args=(s, f"w{k}{j}"))
+        for k, s in enumerate(stores)
+        for j in range(2)
+    ]
     for t in threads:
         t.start()
     for t in threads:
