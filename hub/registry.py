@@ -133,7 +133,7 @@ class NodeRegistry:
     def get(self, principal: Principal, node_id: str) -> dict[str, Any]:
         return public_view(self._owned(principal, node_id))
 
-    def list(self, principal: Principal) -> list[dict[str, Any]]:
+    def visible(self, principal: Principal) -> list[dict[str, Any]]:
         owner = None if principal.has("admin") else principal.id
         return [public_view(r) for r in self.store.nodes.list(owner=owner)]
 

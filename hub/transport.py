@@ -58,16 +58,23 @@ class HttpTransport:
         self._stack = contextlib.AsyncExitStack()
 
     async def open(self, nodes: Sequence[NodeEntry]) -> None:
-        # one small pool per node keeps httpx's per-request pool scan cheap
-        limits = httpx.Limits(max_connections=32, max_keepalive_connections=8)
         for n in nodes:
-            self._clients[n.id] = await self._stack.enter_async_context(
+            await self._client(n.id)
+
+    async def _client(self, node_id: str) -> httpx.AsyncClient:
+        """The node's pool (made on first use: nodes may join through the registry)."""
+        client = self._clients.get(node_id)
+        if client is None:
+            # one small pool per node keeps httpx's per-request pool scan cheap
+            limits = httpx.Limits(max_connections=32, max_keepalive_connections=8)
+            client = self._clients[node_id] = await self._stack.enter_async_context(
                 httpx.AsyncClient(limits=limits, timeout=None)
             )
+        return client
 
     async def call(self, node: NodeEntry, operation: Operation, body: bytes | None) -> Reply:
         url = node.url.rstrip("/") + _PATHS[operation]
-        client = self._clients[node.id]
+        client = self._clients.get(node.id) or await self._client(node.id)
         headers = dict(self.sign(node.id, operation, body, node.deadline)) if self.sign else {}
         try:
             if body is None:

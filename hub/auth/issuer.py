@@ -62,7 +62,7 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-class _Client(ClientMixin):  # type: ignore[misc]
+class _Client(ClientMixin):
     def __init__(self, row: Mapping[str, Any]) -> None:
         self.row = row
 
@@ -155,7 +155,7 @@ class _Refresh:
         return bool(self.row["revoked"])
 
 
-class _Request(OAuth2Request):  # type: ignore[misc]
+class _Request(OAuth2Request):
     def __init__(
         self,
         method: str,
@@ -178,7 +178,7 @@ class _Request(OAuth2Request):  # type: ignore[misc]
         return self._form
 
 
-class _CodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]
+class _CodeGrant(AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = [
         "client_secret_basic",
         "client_secret_post",
@@ -214,11 +214,11 @@ class _CodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]
         return _User(authorization_code.row["subject"])
 
 
-class _ClientGrant(ClientCredentialsGrant):  # type: ignore[misc]
+class _ClientGrant(ClientCredentialsGrant):
     TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = ["client_secret_basic", "client_secret_post"]
 
 
-class _RefreshGrant(RefreshTokenGrant):  # type: ignore[misc]
+class _RefreshGrant(RefreshTokenGrant):
     TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = [
         "client_secret_basic",
         "client_secret_post",
@@ -239,7 +239,7 @@ class _RefreshGrant(RefreshTokenGrant):  # type: ignore[misc]
         server.identity.revoke_refresh(refresh_token.row["token_hash"])
 
 
-class BuiltinIssuer(AuthorizationServer):  # type: ignore[misc]
+class BuiltinIssuer(AuthorizationServer):
     def __init__(self, store: HubStore, keyring: KeyRing, config: IssuerConfig) -> None:
         super().__init__(scopes_supported=["openid", "profile", "offline_access"])
         self.store = store
@@ -374,7 +374,7 @@ class BuiltinIssuer(AuthorizationServer):  # type: ignore[misc]
         }
 
 
-class _Denied(OAuth2Error):  # type: ignore[misc]
+class _Denied(OAuth2Error):
     error = "access_denied"
 
     def __init__(self, description: str) -> None:

@@ -6,9 +6,9 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Callable
-from typing import Protocol, TypeVar
+from typing import Protocol, TypeVar, cast
 
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Engine, Table, delete, insert, select
 
 from hyperfed.hub.db.models import BudgetEvent
 
@@ -22,7 +22,7 @@ class _Decision(Protocol):
 
 D = TypeVar("D", bound=_Decision)
 
-events = BudgetEvent.__table__
+events = cast(Table, BudgetEvent.__table__)
 Event = tuple[dt.datetime, str, str]  # at, query_key, near_key
 
 

@@ -12,19 +12,19 @@ import hmac
 import secrets
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Engine, Table, delete, insert, select, update
 
 from hyperfed.hub.db.models import AuthCode, Client, Principal, RefreshToken, SigningKey
 
 __all__ = ["IdentityStore", "check_password", "hash_password", "hash_secret"]
 
-principals = Principal.__table__
-clients = Client.__table__
-codes = AuthCode.__table__
-refresh = RefreshToken.__table__
-keys = SigningKey.__table__
+principals = cast(Table, Principal.__table__)
+clients = cast(Table, Client.__table__)
+codes = cast(Table, AuthCode.__table__)
+refresh = cast(Table, RefreshToken.__table__)
+keys = cast(Table, SigningKey.__table__)
 
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
 
@@ -35,7 +35,7 @@ def hash_secret(value: str) -> str:
 
 def hash_password(password: str) -> str:
     salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, **_SCRYPT)  # type: ignore[arg-type]
+    digest = hashlib.scrypt(password.encode(), salt=salt, **_SCRYPT)
     return f"scrypt${salt.hex()}${digest.hex()}"
 
 
@@ -43,7 +43,7 @@ def check_password(password: str, stored: str | None) -> bool:
     if not stored or not stored.startswith("scrypt$"):
         return False
     _, salt, digest = stored.split("$")
-    found = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), **_SCRYPT)  # type: ignore[arg-type]
+    found = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), **_SCRYPT)
     return hmac.compare_digest(found.hex(), digest)
 
 

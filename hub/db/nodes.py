@@ -6,16 +6,16 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, Table, delete, insert, select, update
 
 from hyperfed.hub.db.models import NodeRow
 
 __all__ = ["AuditAppend", "NodeStore"]
 
 AuditAppend = Callable[..., int]
-nodes = NodeRow.__table__
+nodes = cast(Table, NodeRow.__table__)
 Audit = tuple[str, str | None, dict[str, Any]]
 
 

@@ -16,9 +16,9 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Iterator
-from typing import IO, Any
+from typing import IO, Any, cast
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, Table, func, insert, select, update
 
 from hyperfed.hub.db.budgets import BudgetStore
 from hyperfed.hub.db.chain import GENESIS, ChainReport, Link, link_hash, make_body, verify_chain
@@ -31,9 +31,9 @@ __all__ = ["INTERRUPTED", "HubStore", "SchemaOutdated", "query_outcome"]
 
 INTERRUPTED = "the hub stopped while this query ran; no result was kept: ask again"
 
-jobs = Job.__table__
-audit = AuditRecord.__table__
-head = AuditHead.__table__
+jobs = cast(Table, Job.__table__)
+audit = cast(Table, AuditRecord.__table__)
+head = cast(Table, AuditHead.__table__)
 
 
 class SchemaOutdated(Exception):

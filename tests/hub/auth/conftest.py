@@ -11,12 +11,15 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import Depends, FastAPI, Request
+from joserfc.jwk import OKPKey
 
+from hyperfed.adapters.node.trust import public_jwk
 from hyperfed.adapters.problems import install_problem_handlers
 from hyperfed.hub.auth import IdentitySettings, Principal, ProviderSettings, build_identity
 from hyperfed.hub.auth.deps import install_auth_problems
 from hyperfed.hub.auth.setup import Identity, create_service_account, create_user, ensure_cli_client
 from hyperfed.hub.db import HubStore
+from hyperfed.hub.registry import NodeRegistry, Registration
 from tests.hub.auth.oidc_issuer import ExternalIssuer
 from tests.servers import free_port, serve
 
@@ -28,6 +31,8 @@ class Env:
     identity: Identity
     external: ExternalIssuer
     secrets: dict[str, str]  # client id -> secret
+    registry: NodeRegistry
+    node_key: OKPKey  # of node "n1", registered (pending)
 
     def token(self, client_id: str) -> str:
         r = httpx.post(
@@ -85,7 +90,13 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
                 )
             ],
         )
-        identity = build_identity(store, settings)
+        registry = NodeRegistry(store, "hyperfed-hub")
+        identity = build_identity(store, settings, nodes=registry.verify_assertion)
+        node_key = OKPKey.generate_key("Ed25519")
+        operator = Principal(id="svc-operator", roles=frozenset({"operator"}))
+        registry.register(
+            operator, Registration(id="n1", mode="pull", public_key=public_jwk(node_key))
+        )
         ensure_cli_client(store)
         create_user(store, "alice", ["researcher"], "alice-password", name="Alice")
         secrets = {
@@ -93,5 +104,5 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
             for r in ("researcher", "operator", "admin")
         }
         with serve(identity_app(identity), port) as url:
-            yield Env(url, store, identity, external, secrets)
+            yield Env(url, store, identity, external, secrets, registry, node_key)
     store.close()

@@ -1,4 +1,4 @@
-"""The hub store on both databases: SQLite (a file) and a throwaway PostgreSQL."""
+"""Hub tests' fixtures: the hub store on both databases (SQLite file, throwaway PostgreSQL)."""
 
 from __future__ import annotations
 
