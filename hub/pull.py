@@ -226,8 +226,8 @@ def pull_router(
     @router.get("/pull/{node_id}/tasks")
     async def tasks(
         node_id: str,
-        principal: Annotated[Principal, Depends(node_principal)],
         wait: Annotated[float, Query(ge=0, le=MAX_WAIT)] = 25.0,
+        principal: Principal = Depends(node_principal),
     ) -> Response:
         same_node(principal, node_id)
         found = await transport.next_tasks(node_id, wait)
@@ -241,7 +241,7 @@ def pull_router(
         node_id: str,
         task_id: str,
         request: Request,
-        principal: Annotated[Principal, Depends(node_principal)],
+        principal: Principal = Depends(node_principal),
     ) -> Response:
         same_node(principal, node_id)
         content = await request.body()

@@ -91,8 +91,9 @@ class PullLoop:
                     backoff = 1.0
                 except (httpx.HTTPError, ValueError) as exc:
                     log.warning(
-                        "pull from the hub failed (%s); retrying in %.0f s",
+                        "pull from the hub failed (%s: %s); retrying in %.0f s",
                         type(exc).__name__,
+                        exc,
                         backoff,
                     )
                     await asyncio.sleep(backoff)
