@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable
 from typing import Protocol, TypeVar, cast
 
-from sqlalchemy import Engine, Table, delete, insert, select
+from sqlalchemy import Engine, Table, delete, func, insert, select
 
 from hyperfed.hub.db.models import BudgetEvent
 
@@ -60,11 +60,12 @@ class BudgetStore:
         """Decide on the principal's events since `since` and record this query if allowed,
         in one transaction (two concurrent queries cannot both take the last unit)."""
         with self._lock, self.engine.begin() as con:
+            if con.dialect.name == "postgresql":  # one charge at a time per principal
+                con.execute(select(func.pg_advisory_xact_lock(func.hashtext(principal))))
             rows = con.execute(
                 select(events.c.at, events.c.query_key, events.c.near_key)
                 .where(events.c.principal == principal, events.c.at >= since)
                 .order_by(events.c.at)
-                .with_for_update()
             ).all()
             decision = decide([(r[0], r[1], r[2]) for r in rows])
             if decision.allowed:
