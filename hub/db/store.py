@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from typing import IO, Any, cast
 
 from sqlalchemy import Connection, Table, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from hyperfed.hub.db.budgets import BudgetStore
 from hyperfed.hub.db.chain import GENESIS, ChainReport, Link, link_hash, make_body, verify_chain
@@ -74,10 +75,21 @@ class HubStore:
             )
         # one writer lock per process keeps a shared in-memory SQLite connection safe
         self._lock = threading.RLock()
+        self._ensure_head()
         self.nodes = NodeStore(self.engine, self._lock, self.append_in)
         self.identity = IdentityStore(self.engine, self._lock, self.append_in)
         self.budgets = BudgetStore(self.engine, self._lock)
         self.interrupt_running()
+
+    def _ensure_head(self) -> None:
+        """The one head row every append locks (two first appends cannot both make it)."""
+        with self._lock:
+            try:
+                with self.engine.begin() as con:
+                    if con.execute(select(head.c.id).where(head.c.id == 1)).first() is None:
+                        con.execute(insert(head).values(id=1, seq=0, hash=GENESIS))
+            except IntegrityError:
+                pass  # another process made it at the same moment
 
     # -- jobs (the JobStore interface) -------------------------------------------------------
 
@@ -202,7 +214,9 @@ class HubStore:
         at = at or _now()
         last = con.execute(select(head.c.seq, head.c.hash).where(head.c.id == 1).with_for_update())
         row = last.first()
-        seq, prev = (row[0] + 1, row[1]) if row else (1, GENESIS)
+        if row is None:  # made when the store opens; a database emptied by hand has none
+            raise RuntimeError("the audit head is missing: reopen the store")
+        seq, prev = row[0] + 1, row[1]
         body = make_body(seq, at, kind, actor, job_id, data)
         digest = link_hash(prev, body)
         con.execute(
@@ -217,10 +231,7 @@ class HubStore:
                 hash=digest,
             )
         )
-        if row:
-            con.execute(update(head).where(head.c.id == 1).values(seq=seq, hash=digest))
-        else:
-            con.execute(insert(head).values(id=1, seq=seq, hash=digest))
+        con.execute(update(head).where(head.c.id == 1).values(seq=seq, hash=digest))
         return seq
 
     def append(self, kind: str, actor: str | None, data: Any, *, job_id: str | None = None) -> int:

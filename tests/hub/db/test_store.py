@@ -136,9 +136,14 @@ def test_a_rewritten_chain_does_not_match_its_old_head(store: HubStore) -> None:
 def test_concurrent_appends_keep_one_chain(store_url: str) -> None:
     stores = [HubStore(store_url) for _ in range(2)]  # two engines: like two hub processes
 
+    errors: list[Exception] = []
+
     def work(s: HubStore, who: str) -> None:
-        for i in range(15):
-            s.append("login", who, {"i": i})
+        try:
+            for i in range(15):
+                s.append("login", who, {"i": i})
+        except Exception as exc:
+            errors.append(exc)
 
     threads = [
         threading.Thread(target=work, args=(s, f"w{k}{j}"))
@@ -149,7 +154,33 @@ def test_concurrent_appends_keep_one_chain(store_url: str) -> None:
         t.start()
     for t in threads:
         t.join()
+    assert errors == []
     report = stores[0].verify()
     assert report.ok and report.records == 60, report
     for s in stores:
         s.close()
+
+
+def test_a_database_of_the_earlier_job_store_is_upgraded(store_url: str) -> None:
+    from hyperfed.hub.db.engine import normalize_url
+    from hyperfed.hub.store import JobStore
+
+    old = JobStore(normalize_url(store_url))  # the store of earlier releases, as it is
+    old.finish("j1", NOW, "alice", result("j1", "done"))
+    old.finish("j2", NOW + dt.timedelta(minutes=1), "bob", result("j2", "done"))
+    old.start("j3", NOW, "k" * 64, "carol", result("j3", "running"))
+    old.close()
+    new = HubStore(store_url)
+    assert new.get("j1")["status"] == "done" and new.get("j3")["status"] == "interrupted"
+    records = new.audit_log()
+    assert [r["job_id"] for r in records] == ["j2", "j1"]
+    assert records[1]["researcher"] == "alice" and records[1]["at"] == NOW
+    assert new.records(kind="query")[0]["data"]["imported"] is True
+    report = new.verify()
+    assert report.ok and report.records == 3, report  # two imported, one interruption
+    new.append("login", "alice", {})
+    assert new.verify().ok
+    with new.engine.connect() as con:
+        diff = compare_metadata(MigrationContext.configure(con), Base.metadata)
+    assert diff == []
+    new.close()
