@@ -31,9 +31,16 @@ class KeyRing:
         self.rotate_after = rotate_after
         self._lock = threading.Lock()
         self._rows: list[dict[str, Any]] = []
+        self._public: dict[str, Any] = {"keys": []}
+        self._keyset: KeySet | None = None
+        self._signing: ECKey | None = None
 
     def _load(self) -> list[dict[str, Any]]:
         self._rows = self.store.signing_keys()
+        self._public = {"keys": [_public(r["jwk"]) for r in self._rows]}
+        self._keyset = KeySet.import_key_set(self._public) if self._rows else None  # type: ignore[arg-type]
+        current = next((r for r in self._rows if r["retired"] is None), None)
+        self._signing = None if current is None else ECKey.import_key(json.loads(current["jwk"]))
         return self._rows
 
     def rotate(self, now: dt.datetime | None = None) -> str:
@@ -55,19 +62,21 @@ class KeyRing:
             self.rotate_after is not None and now - current["created"] > self.rotate_after
         ):
             self.rotate(now)
-            current = next(r for r in self._rows if r["retired"] is None)
-        return ECKey.import_key(json.loads(current["jwk"]))
+        assert self._signing is not None
+        return self._signing
 
     def jwks(self, reload: bool = False) -> dict[str, Any]:
         """The public keys (current and retired-but-kept), as a JWK Set document."""
-        rows = self._load() if reload or not self._rows else self._rows
-        if not rows:
+        if reload or not self._rows:
+            self._load()
+        if not self._rows:
             self.signing_key()
-            rows = self._rows
-        return {"keys": [_public(r["jwk"]) for r in rows]}
+        return self._public
 
     def key_set(self, reload: bool = False) -> KeySet:
-        return KeySet.import_key_set(self.jwks(reload))  # type: ignore[arg-type]
+        self.jwks(reload)
+        assert self._keyset is not None
+        return self._keyset
 
     def kids(self) -> set[str]:
         return {k["kid"] for k in self.jwks()["keys"]}
