@@ -6,6 +6,14 @@ Errors::
     SettingsError     hub configuration missing or invalid (hub.settings)
     QueryRejected     a query failed validation; names JSON paths (hub.prepare)
     HubError          HTTP-level errors: NotFound, BadRequest (hub.problems)
+    SchemaOutdated    the database is behind the code, migrations not allowed (hub.db)
+    TokenRejected     a bearer token is not acceptable; AuthProblem: 401/403/429 (hub.auth)
+    LoginError        the CLI could not sign in or find a token (hub.auth.cli)
+    RegistryError     a registry request cannot be done (hub.registry)
+    ├── NodeNotFound, NodeForbidden (another operator's node), NodeConflict (id taken)
+
+Durable state: hub.db (HubStore, migrations, the audit chain); identity and access:
+hub.auth; nodes: hub.registry, hub.signing, hub.pull; budgets: hub.budgets.
 """
 
 __all__ = ["create_app", "load_settings"]

@@ -1,6 +1,13 @@
 """The node service: wraps an adapter behind HTTP and applies disclosure control.
 
-Errors: `ConfigError` (node configuration file missing or invalid).
+Also: `trust` (signed tasks, node keys: TaskVerifier), `guard` (require_hub_signature),
+`pull` (PullLoop: a node that connects outward only).
+
+Errors::
+
+    ConfigError     node configuration file missing or invalid
+    TaskRefused     a task or result is not signed by whom it claims, not for this node,
+                    expired, replayed or altered (trust)
 """
 
 from hyperfed.adapters.node.app import create_node_app

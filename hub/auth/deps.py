@@ -93,7 +93,7 @@ Verify = Callable[[str], Awaitable[Principal]]
 class Auth:
     def __init__(self, verify: Verify | None, rules: Rules = HUB_RULES) -> None:
         """`verify`: a `TokenVerifier.verify`; None switches authentication off (everyone
-        is an admin-researcher-operator: for tests and closed setups only)."""
+        is `local` with every role: for tests and closed setups only)."""
         self.verify = verify
         self.rules = rules
 
@@ -107,7 +107,9 @@ class Auth:
 
     async def _principal(self, request: Request) -> Principal:
         if self.verify is None:
-            return Principal(id="local", roles=frozenset({"researcher", "operator", "admin"}))
+            return Principal(
+                id="local", roles=frozenset({"researcher", "operator", "admin", "node"})
+            )
         header = request.headers.get("authorization")
         if not header:
             return ANONYMOUS

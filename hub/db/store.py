@@ -149,10 +149,11 @@ class HubStore:
                 .where(jobs.c.id == job_id)
                 .values(status=result["status"], finished=_now(), result=result)
             )
+            row = con.execute(select(jobs.c.researcher).where(jobs.c.id == job_id)).first()
             self.append_in(
                 con,
                 "query.failed",
-                result.get("researcher"),
+                None if row is None else row[0],
                 {"status": result["status"], "error": result.get("error")},
                 job_id=job_id,
             )

@@ -101,3 +101,32 @@ def test_two_queries_cannot_take_the_last_unit(store_url: str) -> None:
     assert sorted(allowed) == [False] * 5 + [True] * 3
     for s in stores:
         s.close()
+
+
+def test_a_refusal_is_a_429_with_retry_after(store: HubStore) -> None:
+    import httpx
+    from fastapi import FastAPI
+
+    from hyperfed.adapters.problems import install_problem_handlers
+    from hyperfed.hub.auth import TooManyQueries, install_auth_problems
+    from tests.servers import serve
+
+    budgets = Budgets(store.budgets, BudgetPolicy(quotas=[Quota(limit=1, window="1h")]))
+    app = FastAPI()
+    install_problem_handlers(app, "hub")
+    install_auth_problems(app)
+
+    @app.post("/queries")
+    async def post() -> dict[str, str]:
+        d = budgets.charge("dave", q(), "k", T0)
+        if not d.allowed:
+            raise TooManyQueries(d.reason, d.retry_after, frees_at=d.frees_at.isoformat())  # type: ignore[union-attr]
+        return {"ok": "yes"}
+
+    with serve(app) as url:
+        assert httpx.post(f"{url}/queries").status_code == 200
+        r = httpx.post(f"{url}/queries")
+    assert r.status_code == 429 and r.headers["retry-after"] == "3600"
+    body = r.json()
+    assert body["frees_at"] == at(3600).isoformat() and "1 per hour" in body["detail"]
+    assert r.headers["content-type"].startswith("application/problem+json")

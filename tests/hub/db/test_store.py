@@ -82,7 +82,8 @@ def test_fail_is_stored_and_audited(store: HubStore) -> None:
     store.start("j1", NOW, "k" * 64, "alice", result("j1", "running"))
     store.fail("j1", {**result("j1", "failed"), "error": "ValueError"})
     assert store.get("j1")["status"] == "failed"
-    assert store.records(kind="query.failed")[0]["data"]["error"] == "ValueError"
+    failed = store.records(kind="query.failed")[0]
+    assert failed["data"]["error"] == "ValueError" and failed["actor"] == "alice"
 
 
 def _fill(store: HubStore, n: int = 5) -> None:
