@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from collections.abc import Callable
 from typing import Protocol, TypeVar, cast
 
-from sqlalchemy import Engine, Table, delete, func, insert, select
+from sqlalchemy import Table, delete, func, insert, select
 
+from hyperfed.hub.db.access import Access
 from hyperfed.hub.db.models import BudgetEvent
 
 __all__ = ["BudgetStore", "Event"]
@@ -27,12 +27,11 @@ Event = tuple[dt.datetime, str, str]  # at, query_key, near_key
 
 
 class BudgetStore:
-    def __init__(self, engine: Engine, lock: threading.RLock) -> None:
-        self.engine = engine
-        self._lock = lock
+    def __init__(self, db: Access) -> None:
+        self.engine, self.reader, self._lock, self._rlock = db
 
     def since(self, principal: str, since: dt.datetime) -> list[Event]:
-        with self._lock, self.engine.connect() as con:
+        with self._rlock, self.reader.connect() as con:
             rows = con.execute(
                 select(events.c.at, events.c.query_key, events.c.near_key)
                 .where(events.c.principal == principal, events.c.at >= since)

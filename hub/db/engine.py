@@ -37,7 +37,9 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, immediate: bool = True) -> Engine:
+    """An engine for `url`; `immediate=False` (SQLite) for a reader that never takes the
+    write lock (WAL readers do not block writers, nor writers readers)."""
     url = normalize_url(url)
     kwargs: dict[str, Any] = {}
     sqlite = url.startswith("sqlite")
@@ -62,7 +64,7 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _begin(conn: Connection) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
 

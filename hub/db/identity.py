@@ -10,12 +10,12 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
-import threading
 from collections.abc import Callable, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Engine, Table, delete, insert, select, update
+from sqlalchemy import Table, delete, insert, select, update
 
+from hyperfed.hub.db.access import Access
 from hyperfed.hub.db.models import AuthCode, Client, Principal, RefreshToken, SigningKey
 
 __all__ = ["IdentityStore", "check_password", "hash_password", "hash_secret"]
@@ -52,11 +52,8 @@ def _now() -> dt.datetime:
 
 
 class IdentityStore:
-    def __init__(
-        self, engine: Engine, lock: threading.RLock, append_in: Callable[..., int]
-    ) -> None:
-        self.engine = engine
-        self._lock = lock
+    def __init__(self, db: Access, append_in: Callable[..., int]) -> None:
+        self.engine, self.reader, self._lock, self._rlock = db
         self._append_in = append_in
 
     # -- principals ------------------------------------------------------------------------
@@ -95,7 +92,7 @@ class IdentityStore:
                 )
 
     def principal(self, subject: str) -> dict[str, Any] | None:
-        with self._lock, self.engine.connect() as con:
+        with self._rlock, self.reader.connect() as con:
             row = con.execute(select(principals).where(principals.c.subject == subject)).first()
         return None if row is None else dict(row._mapping)
 
@@ -134,7 +131,7 @@ class IdentityStore:
                 con.execute(insert(clients).values(client_id=client_id, created=_now(), **values))
 
     def client(self, client_id: str) -> dict[str, Any] | None:
-        with self._lock, self.engine.connect() as con:
+        with self._rlock, self.reader.connect() as con:
             row = con.execute(select(clients).where(clients.c.client_id == client_id)).first()
         return None if row is None else dict(row._mapping)
 
@@ -163,7 +160,7 @@ class IdentityStore:
             con.execute(insert(refresh).values(token_hash=hash_secret(token), **values))
 
     def refresh_token(self, token: str) -> dict[str, Any] | None:
-        with self._lock, self.engine.connect() as con:
+        with self._rlock, self.reader.connect() as con:
             row = con.execute(
                 select(refresh).where(refresh.c.token_hash == hash_secret(token))
             ).first()
@@ -181,7 +178,7 @@ class IdentityStore:
 
     def signing_keys(self) -> list[dict[str, Any]]:
         """All keys, newest first (retired ones stay published until they are dropped)."""
-        with self._lock, self.engine.connect() as con:
+        with self._rlock, self.reader.connect() as con:
             rows = con.execute(select(keys).order_by(keys.c.created.desc(), keys.c.kid)).all()
         return [dict(r._mapping) for r in rows]
 

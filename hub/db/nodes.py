@@ -4,12 +4,12 @@ transaction. The rules (who may do what, state changes) live in `hyperfed.hub.re
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from collections.abc import Callable
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Table, delete, insert, select, update
+from sqlalchemy import Connection, Table, delete, insert, select, update
 
+from hyperfed.hub.db.access import Access
 from hyperfed.hub.db.models import NodeRow
 
 __all__ = ["AuditAppend", "NodeStore"]
@@ -20,9 +20,8 @@ Audit = tuple[str, str | None, dict[str, Any]]
 
 
 class NodeStore:
-    def __init__(self, engine: Engine, lock: threading.RLock, append_in: AuditAppend) -> None:
-        self.engine = engine
-        self._lock = lock
+    def __init__(self, db: Access, append_in: AuditAppend) -> None:
+        self.engine, self.reader, self._lock, self._rlock = db
         self._append_in = append_in
 
     def _audit(self, con: Connection, audit: Audit | None) -> None:
@@ -40,7 +39,7 @@ class NodeStore:
         return True
 
     def get(self, node_id: str) -> dict[str, Any] | None:
-        with self._lock, self.engine.connect() as con:
+        with self._rlock, self.reader.connect() as con:
             row = con.execute(select(nodes).where(nodes.c.id == node_id)).first()
         return None if row is None else dict(row._mapping)
 
@@ -50,7 +49,7 @@ class NodeStore:
             query = query.where(nodes.c.owner == owner)
         if status is not None:
             query = query.where(nodes.c.status == status)
-        with self._lock, self.engine.connect() as con:
+        with self._rlock, self.reader.connect() as con:
             return [dict(r._mapping) for r in con.execute(query).all()]
 
     def update(self, node_id: str, values: dict[str, Any], audit: Audit | None = None) -> bool:

@@ -14,13 +14,13 @@ revision when the store opens (`migrate=False` to refuse an old schema instead).
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from collections.abc import Iterator
 from typing import IO, Any, cast
 
 from sqlalchemy import Connection, Table, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from hyperfed.hub.db.access import access
 from hyperfed.hub.db.budgets import BudgetStore
 from hyperfed.hub.db.chain import GENESIS, ChainReport, Link, link_hash, make_body, verify_chain
 from hyperfed.hub.db.engine import current_revision, head_revision, make_engine, migrate
@@ -73,12 +73,12 @@ class HubStore:
                 f"{url}: schema revision {current_revision(self.engine)!r}, the hub needs "
                 f"{head_revision()!r}: run `hyperfed hub migrate`"
             )
-        # one writer lock per process keeps a shared in-memory SQLite connection safe
-        self._lock = threading.RLock()
+        db = access(url, self.engine)
+        _, self.reader, self._lock, self._rlock = db
         self._ensure_head()
-        self.nodes = NodeStore(self.engine, self._lock, self.append_in)
-        self.identity = IdentityStore(self.engine, self._lock, self.append_in)
-        self.budgets = BudgetStore(self.engine, self._lock)
+        self.nodes = NodeStore(db, self.append_in)
+        self.identity = IdentityStore(db, self.append_in)
+        self.budgets = BudgetStore(db)
         self.interrupt_running()
 
     def _ensure_head(self) -> None:
@@ -178,19 +178,19 @@ class HubStore:
         return len(rows)
 
     def get(self, job_id: str) -> dict[str, Any] | None:
-        with self._lock, self.engine.connect() as con:
+        with self._rlock, self.reader.connect() as con:
             row = con.execute(select(jobs.c.result).where(jobs.c.id == job_id)).first()
         return None if row is None else dict(row[0])
 
     def job_owner(self, job_id: str) -> tuple[bool, str | None]:
         """(exists, researcher) of a job, for 'see own results only'."""
-        with self._lock, self.engine.connect() as con:
+        with self._rlock, self.reader.connect() as con:
             row = con.execute(select(jobs.c.researcher).where(jobs.c.id == job_id)).first()
         return (False, None) if row is None else (True, row[0])
 
     def history(self, researcher: str, limit: int = 100) -> list[dict[str, Any]]:
         """A researcher's own jobs, newest first."""
-        with self._lock, self.engine.connect() as con:
+        with self._rlock, self.reader.connect() as con:
             rows = con.execute(
                 select(jobs.c.result)
                 .where(jobs.c.researcher == researcher)
@@ -241,7 +241,7 @@ class HubStore:
 
     def _links(self, after: int = 0, batch: int = 1000) -> Iterator[Link]:
         while True:
-            with self._lock, self.engine.connect() as con:
+            with self._rlock, self.reader.connect() as con:
                 rows = con.execute(
                     select(audit).where(audit.c.seq > after).order_by(audit.c.seq).limit(batch)
                 ).all()
@@ -252,7 +252,7 @@ class HubStore:
             after = rows[-1].seq
 
     def head(self) -> tuple[int, str] | None:
-        with self._lock, self.engine.connect() as con:
+        with self._rlock, self.reader.connect() as con:
             row = con.execute(select(head.c.seq, head.c.hash).where(head.c.id == 1)).first()
         return None if row is None else (int(row[0]), str(row[1]))
 
@@ -271,7 +271,7 @@ class HubStore:
             query = query.where(audit.c.kind == kind)
         if before is not None:
             query = query.where(audit.c.seq < before)
-        with self._lock, self.engine.connect() as con:
+        with self._rlock, self.reader.connect() as con:
             rows = con.execute(query).all()
         return [{**json.loads(r.body), "hash": r.hash, "prev_hash": r.prev_hash} for r in rows]
 
@@ -312,8 +312,10 @@ class HubStore:
         return n
 
     def count(self) -> int:
-        with self._lock, self.engine.connect() as con:
+        with self._rlock, self.reader.connect() as con:
             return int(con.execute(select(func.count()).select_from(audit)).scalar_one())
 
     def close(self) -> None:
         self.engine.dispose()
+        if self.reader is not self.engine:
+            self.reader.dispose()
