@@ -316,7 +316,9 @@ def _floor_value(v: ProtectedValue, floor: Policy) -> ProtectedValue | None:
 
 
 def _floor_count(count: int, floor: Policy) -> int | None:
-    p = reprotect(Protected(count=count, status="ok", countAdjustedTo=[], countPrecision="exact"), floor)
+    p = reprotect(
+        Protected(count=count, status="ok", countAdjustedTo=[], countPrecision="exact"), floor
+    )
     return p.count if p.status == "ok" else None
 
 

@@ -153,9 +153,7 @@ class DatasetBuilder:
 
     # -- one dataset -----------------------------------------------------------------
 
-    def dataset(
-        self, node: NodeInfo, d: DatasetDescription, facts: ProtectedFacts | None
-    ) -> Graph:
+    def dataset(self, node: NodeInfo, d: DatasetDescription, facts: ProtectedFacts | None) -> Graph:
         """The dataset's own triples (without dct:issued / dct:modified, which the store
         adds from its change tracking)."""
         ds = self.iris.dataset(node.id, d.id)
@@ -343,7 +341,14 @@ class DatasetBuilder:
             contact_triples(g, ds + "#contact", node.contact, lang)
             g.add(ds, DCAT.contactPoint, ds + "#contact")
         if DCT.bibliographicCitation not in has:
-            title = next((t.object.value for t in mine if t.predicate == DCT.title), dataset_id)
+            title = next(
+                (
+                    t.object.value
+                    for t in mine
+                    if t.predicate == DCT.title and isinstance(t.object, Literal)
+                ),
+                dataset_id,
+            )
             publisher = (node.publisher or Agent(name=node.title)).name
             g.add(ds, DCT.bibliographicCitation, Literal(f"{publisher}. {title}. {ds}"))
         licence = next((t.object for t in mine if t.predicate == DCT.license), None)

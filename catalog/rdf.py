@@ -87,9 +87,9 @@ def from_ntriples(data: bytes) -> list[Triple]:
 
 
 def content_hash(lines: Iterable[bytes]) -> str:
-    """SHA-256 over sorted N-Triples lines: equal for equal graphs in any order."""
+    """SHA-256 over the sorted set of N-Triples lines: equal for equal graphs."""
     h = hashlib.sha256()
-    for line in sorted(lines):
+    for line in sorted(set(lines)):
         h.update(line)
         h.update(b"\n")
     return h.hexdigest()

@@ -101,7 +101,9 @@ def type_by_range(g: Graph) -> None:
 
 def _parse(entry: DatasetRdf, base: str) -> list[Triple]:
     try:
-        quads = list(parse(io.BytesIO(entry.rdf.encode()), format=_FORMATS[entry.format], base_iri=base))
+        quads = list(
+            parse(io.BytesIO(entry.rdf.encode()), format=_FORMATS[entry.format], base_iri=base)
+        )
     except (SyntaxError, ValueError) as exc:
         raise DescriptionInvalid(
             f"dataset {entry.id}: the {entry.format} text cannot be parsed: {exc}",
@@ -134,8 +136,12 @@ def import_rdf(entry: DatasetRdf, node: str, iris: Iris) -> Imported:
     distributions = [
         t.object
         for t in triples
-        if t.subject == original and t.predicate == DCAT.distribution
+        if t.subject == original
+        and t.predicate == DCAT.distribution
+        and isinstance(t.object, NamedNode | BlankNode)
     ]
+    if not isinstance(original, NamedNode | BlankNode):
+        raise DescriptionInvalid(f"dataset {entry.id}: the dcat:Dataset is not an IRI", [])
     names: dict[NamedNode | BlankNode, str] = {original: ds}
     used: set[str] = {"feasibility"}
     for i, dist in enumerate(dict.fromkeys(distributions), start=1):
@@ -174,9 +180,11 @@ def import_rdf(entry: DatasetRdf, node: str, iris: Iris) -> Imported:
             if t.predicate == DCT.issued and isinstance(t.object, Literal):
                 issued = _as_datetime(t.object.value)
             continue
+        if isinstance(t.subject, Triple) or isinstance(t.object, Triple):
+            continue  # RDF-star quoted triples are not part of DCAT-AP
         s = rename(t.subject)
-        o = rename(t.object) if not isinstance(t.object, Triple) else t.object
-        if isinstance(s, Literal) or isinstance(o, Triple):
+        o = rename(t.object)
+        if isinstance(s, Literal):
             continue
         g.add(s, t.predicate, o)
     if problems:
@@ -189,7 +197,9 @@ def import_rdf(entry: DatasetRdf, node: str, iris: Iris) -> Imported:
         g.add(ident, SKOS.notation, Literal(original.value))
         g.add(ds, ADMS.identifier, ident)
     if not any(t.subject == NamedNode(ds) and t.predicate == DCT.identifier for t in g):
-        g.add(ds, DCT.identifier, Literal(original.value if isinstance(original, NamedNode) else ds))
+        g.add(
+            ds, DCT.identifier, Literal(original.value if isinstance(original, NamedNode) else ds)
+        )
     return Imported(graph=g, issued=issued, notes=notes)
 
 

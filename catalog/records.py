@@ -169,9 +169,7 @@ class SubjectIndex:
             if not label_only and (k := _key(t.object)) is not None:
                 self._stub(k, seen, out)
 
-    def describe(
-        self, subjects: Sequence[str], *, with_membership: bool = True
-    ) -> list[Triple]:
+    def describe(self, subjects: Sequence[str], *, with_membership: bool = True) -> list[Triple]:
         """`subjects`' own triples (membership lists kept unless told otherwise) plus the
         stubs of everything they refer to."""
         out: list[Triple] = []

@@ -1,15 +1,15 @@
 """Catalogue settings: one pydantic model, part of the hub's settings (``[catalog]``).
 
-    [catalog]
-    base_url = "https://hub.example.eu"      # public base of every IRI (required)
-    store = "catalog"                        # Oxigraph folder (relative to the config)
-    title = "Example federation catalogue"
-    publisher = "Example Research Infrastructure"
-    publisher_url = "https://example.eu"
-    contact_email = "catalogue@example.eu"
-    refresh_interval = 3600                  # seconds; 0 = only on demand
-    dcat_ap_shapes = "/srv/DCAT-AP/releases/3.0.1"   # official SHACL release folder
-    health_namespace = "http://healthdataportal.eu/ns/health#"
+[catalog]
+base_url = "https://hub.example.eu"      # public base of every IRI (required)
+store = "catalog"                        # Oxigraph folder (relative to the config)
+title = "Example federation catalogue"
+publisher = "Example Research Infrastructure"
+publisher_url = "https://example.eu"
+contact_email = "catalogue@example.eu"
+refresh_interval = 3600                  # seconds; 0 = only on demand
+dcat_ap_shapes = "/srv/DCAT-AP/releases/3.0.1"   # official SHACL release folder
+health_namespace = "http://healthdataportal.eu/ns/health#"
 """
 
 from __future__ import annotations

@@ -17,31 +17,33 @@ first use and closed at exit.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
-import multiprocessing
+import os
 import queue
 import re
 import secrets
+import subprocess
+import sys
 import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
 from typing import Any
 
 from pyoxigraph import RdfFormat, Store
 
 from hyperfed.ontology.errors import SparqlFailed, SparqlRejected, SparqlTimeout, SparqlTooLarge
-from hyperfed.ontology.sparql_worker import Job, Source, serve
+from hyperfed.ontology.sparql_worker import Job, Source
 from hyperfed.ontology.vocab import PREFIXES
 
 __all__ = [
+    "Source",
     "SparqlAnswer",
     "SparqlLimits",
     "SparqlPool",
     "SparqlResult",
-    "Source",
     "check_query",
     "default_pool",
     "is_update",
@@ -125,36 +127,47 @@ class SparqlAnswer:
 
 
 class _Worker:
-    def __init__(self, ctx: Any) -> None:
-        parent, child = ctx.Pipe()
-        self.conn: Connection = parent
-        self.process: BaseProcess = ctx.Process(
-            target=serve, args=(child,), daemon=True, name="hyperfed-sparql"
-        )
-        self.process.start()
-        child.close()
+    """One worker process and its two pipes."""
+
+    def __init__(self) -> None:
+        to_child_r, to_child_w = os.pipe()
+        from_child_r, from_child_w = os.pipe()
+        try:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "hyperfed.ontology._sparql_main",
+                    str(to_child_r),
+                    str(from_child_w),
+                ],
+                pass_fds=(to_child_r, from_child_w),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+            )
+        finally:
+            os.close(to_child_r)
+            os.close(from_child_w)
+        self.send = Connection(to_child_w, readable=False)
+        self.recv = Connection(from_child_r, writable=False)
         self.key: str | None = None
 
     def kill(self) -> None:
-        try:
-            self.conn.close()
-        finally:
-            if self.process.is_alive():
-                self.process.kill()
-            self.process.join(timeout=5)
-            self.process.close()
+        self.process.kill()
+        self.process.wait(timeout=10)
+        self.send.close()
+        self.recv.close()
 
     def stop(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self.send.send(None)
         try:
-            self.conn.send(None)
-        except (OSError, ValueError):
-            pass
-        self.process.join(timeout=2)
-        if self.process.is_alive():
+            self.process.wait(timeout=2)
+        except subprocess.TimeoutExpired:
             self.process.kill()
-            self.process.join(timeout=5)
-        self.conn.close()
-        self.process.close()
+            self.process.wait(timeout=10)
+        self.send.close()
+        self.recv.close()
 
 
 class SparqlPool:
@@ -163,7 +176,6 @@ class SparqlPool:
     def __init__(self, workers: int = 1) -> None:
         if workers < 1:
             raise ValueError("a SPARQL pool needs at least one worker")
-        self._ctx = multiprocessing.get_context("spawn")
         self._size = workers
         self._idle: queue.LifoQueue[_Worker | None] = queue.LifoQueue()
         for _ in range(workers):
@@ -198,7 +210,7 @@ class SparqlPool:
             raise SparqlFailed("the SPARQL pool is closed")
         try:
             if worker is None:
-                worker = _Worker(self._ctx)
+                worker = _Worker()
                 with self._lock:
                     self._all.add(worker)
             job = Job(
@@ -208,10 +220,10 @@ class SparqlPool:
                 max_results=limits.max_results,
                 graph_format=graph_format,
             )
-            worker.conn.send((source if worker.key != source.key else None, job))
+            worker.send.send((source if worker.key != source.key else None, job))
             worker.key = source.key
             remaining = max(0.0, deadline - time.monotonic())
-            if not worker.conn.poll(remaining):
+            if not worker.recv.poll(remaining):
                 self._discard(worker)
                 worker = None
                 self.killed += 1
@@ -219,7 +231,7 @@ class SparqlPool:
                     f"the query ran longer than {limits.timeout_s:g} s and was stopped; "
                     "narrow it down or add a LIMIT"
                 )
-            reply = worker.conn.recv()
+            reply = worker.recv.recv()
         except (EOFError, OSError, BrokenPipeError) as exc:
             if worker is not None:
                 self._discard(worker)

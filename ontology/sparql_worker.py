@@ -1,6 +1,10 @@
 """The SPARQL worker process: opens a read-only store, evaluates one query at a time,
 caps the result size and serialises it. Runs in a child process so the parent can kill
-it on timeout (Oxigraph cannot interrupt a query). Imports nothing heavy."""
+it on timeout (Oxigraph cannot interrupt a query).
+
+Started as ``python -m hyperfed.ontology._sparql_main IN_FD OUT_FD`` (not with
+multiprocessing, which would import the parent's ``__main__`` script again in the child);
+messages are pickled over two pipes with `multiprocessing.connection.Connection`."""
 
 from __future__ import annotations
 
@@ -105,7 +109,7 @@ def evaluate(store: Store, job: Job) -> tuple[str, bytes]:
         doc = {"head": {"vars": variables}, "results": {"bindings": rows}}
         return "application/sparql-results+json", json.dumps(doc).encode()
     if isinstance(result, QueryTriples):
-        triples = []
+        triples: list[Triple] = []
         for t in result:
             if len(triples) >= job.max_results:
                 raise TooLarge(job.max_results)
@@ -126,13 +130,13 @@ def _open(source: Source) -> Store:
     return store
 
 
-def serve(conn: Connection) -> None:
+def serve(inbox: Connection, conn: Connection) -> None:
     """The worker's loop: (Source | None, Job) in, ("ok", media, body) or an error out."""
     store: Store | None = None
     key: str | None = None
     while True:
         try:
-            message = conn.recv()
+            message = inbox.recv()
         except (EOFError, OSError):
             return
         if message is None:
@@ -153,3 +157,9 @@ def serve(conn: Connection) -> None:
             conn.send(("too_large", int(exc.args[0])))
         except Exception as exc:  # reported to the parent, which raises
             conn.send(("error", f"{type(exc).__name__}: {exc}"))
+
+
+def main(argv: list[str]) -> None:
+    inbox = Connection(int(argv[1]), writable=False)
+    outbox = Connection(int(argv[2]), readable=False)
+    serve(inbox, outbox)
