@@ -110,7 +110,10 @@ def node_graph(
     g.add(service, DCT.publisher, publisher)
     g.add(service, DCAT.version, Literal("1"))
     g.add(service, DCAT.endpointURL, iris.feasibility_endpoint)
-    g.add(service, DCAT.endpointDescription, settings.base_url + "/openapi.json")
+    # dcat:endpointDescription is left out: DCAT-AP 3.0.1's two SHACL files disagree on
+    # its node kind (IRI in html/shacl/shapes.ttl, Literal in shacl/dcat-ap-SHACL.ttl)
+    g.add(service, DCAT.landingPage, settings.base_url + "/docs")
+    g.typed(settings.base_url + "/docs", FOAF.Document)
     g.add(service, DCT.conformsTo, HQL_STANDARD)
     g.typed(HQL_STANDARD, DCT.Standard)
     g.add(service, DCT.license, _licence(g, settings))
@@ -168,14 +171,14 @@ def hub_graph(
             "One feasibility query (HQL JSON) sent to every node; protected counts per node "
             "and in total.",
             iris.feasibility_endpoint,
-            settings.base_url + "/openapi.json",
+            settings.base_url + "/docs",
             HQL_STANDARD,
         ),
         "sparql": (
             "SPARQL endpoint of the catalogue",
             "Read-only SPARQL 1.1 over the public catalogue and the hyperontology.",
             iris.sparql_endpoint,
-            settings.base_url + "/sparql",
+            settings.base_url + "/docs",
             SPARQL_PROTOCOL,
         ),
     }
@@ -187,7 +190,8 @@ def hub_graph(
         g.add(svc, DCT.publisher, publisher)
         g.add(svc, DCAT.version, Literal("1"))
         g.add(svc, DCAT.endpointURL, endpoint)
-        g.add(svc, DCAT.endpointDescription, describes)
+        g.add(svc, DCAT.landingPage, describes)
+        g.typed(describes, FOAF.Document)
         g.add(svc, DCT.conformsTo, standard)
         g.typed(standard, DCT.Standard)
         g.add(root, DCAT.service, svc)

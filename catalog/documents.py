@@ -32,6 +32,8 @@ class PageRequest:
     page: int = 1
     size: int | None = None
     modified_since: dt.datetime | None = None
+    format: str | None = None
+    """A format the client forced (extension or ?format=), kept in the page links."""
 
 
 @dataclass(frozen=True)
@@ -70,12 +72,14 @@ def merge(*parts: Sequence[bytes]) -> list[bytes]:
     return sorted(seen)
 
 
-def _url(iri: str, page: int, size: int, default: int, since: dt.datetime | None) -> str:
+def _url(iri: str, page: int, size: int, default: int, request: PageRequest) -> str:
     params: dict[str, str] = {"page": str(page)}
     if size != default:
         params["page_size"] = str(size)
-    if since is not None:
-        params["modified_since"] = since.isoformat().replace("+00:00", "Z")
+    if request.modified_since is not None:
+        params["modified_since"] = request.modified_since.isoformat().replace("+00:00", "Z")
+    if request.format:
+        params["format"] = request.format
     return f"{iri}?{urlencode(params)}"
 
 
@@ -104,7 +108,7 @@ def build_page(
     members = chosen[(request.page - 1) * size : request.page * size]
 
     def url(n: int) -> str:
-        return _url(catalog_iri, n, size, default_size, since)
+        return _url(catalog_iri, n, size, default_size, request)
 
     here = url(request.page)
     g = Graph()

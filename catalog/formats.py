@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pyoxigraph import RdfFormat, parse, serialize
 
-from hyperfed.catalog.errors import BadRequest, CatalogError
+from hyperfed.catalog.errors import BadRequest, CatalogError, StoreFailed
 
 __all__ = [
     "EXTENSIONS",
@@ -195,9 +195,12 @@ def compact_jsonld(expanded: list[dict[str, Any]], prefixes: dict[str, str]) -> 
 def render(lines: Sequence[bytes], fmt: Format, prefixes: dict[str, str]) -> bytes:
     """Serialise N-Triples `lines` in an RDF format (not html)."""
     data = b"\n".join(lines) + (b"\n" if lines else b"")
+    try:
+        triples = [q.triple for q in parse(data, format=RdfFormat.N_TRIPLES)]
+    except (SyntaxError, ValueError) as exc:
+        raise StoreFailed(f"a stored document is corrupt and cannot be served: {exc}") from exc
     if fmt == "ntriples":
         return data
-    triples = [q.triple for q in parse(data, format=RdfFormat.N_TRIPLES)]
     if fmt == "jsonld":
         raw = serialize(triples, format=RdfFormat.JSON_LD) or b"[]"
         doc = compact_jsonld(json.loads(raw), prefixes)

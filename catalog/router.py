@@ -122,15 +122,16 @@ def catalog_router(
             headers["Link"] = ", ".join(f'<{url}>; rel="{rel}"' for rel, url in links.items())
         return Response(body, media_type=media, headers=headers)
 
-    def page_request(request: Request) -> PageRequest:
+    def page_request(request: Request, fmt: Format, forced: Format | None) -> PageRequest:
         q = request.query_params
         try:
             page = int(q.get("page", "1"))
             size = int(q["page_size"]) if "page_size" in q else None
         except ValueError as exc:
             raise BadRequest("page and page_size must be whole numbers") from exc
+        keep = fmt if ("format" in q or forced is not None) else None
         return PageRequest(
-            page=page, size=size, modified_since=parse_since(q.get("modified_since"))
+            page=page, size=size, modified_since=parse_since(q.get("modified_since")), format=keep
         )
 
     async def serve_target(request: Request, target: Target, forced: Format | None) -> Response:
@@ -138,9 +139,8 @@ def catalog_router(
         q = request.query_params
         paged = target.kind == "catalog" or (target.kind == "node" and "page" in q)
         if paged:
-            page = catalog.page(
-                target.node if target.kind == "node" else None, page_request(request)
-            )
+            node = target.node if target.kind == "node" else None
+            page = catalog.page(node, page_request(request, fmt, forced))
             iri = iris.iri_of(target)
             heading = catalog.settings.title
             return await respond(

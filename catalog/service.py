@@ -112,7 +112,9 @@ class Catalog:
         self.pool = pool or SparqlPool(settings.sparql_workers)
         self.clock = clock
         self.store = CatalogStore(settings.store)
-        self.prefixes = {**ONTOLOGY_PREFIXES, **prefixes(settings.health_namespace)}
+        own = prefixes(settings.health_namespace)
+        extra = {k: v for k, v in ONTOLOGY_PREFIXES.items() if v not in own.values()}
+        self.prefixes = {**own, **{k: v for k, v in extra.items() if k not in own}}
         self.limits = SparqlLimits(
             timeout_s=settings.sparql_timeout, max_results=settings.sparql_max_results
         )
