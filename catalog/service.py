@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pyoxigraph import RdfFormat, parse
+from pyoxigraph import RdfFormat, Triple, parse
 
 from hyperfed.adapters.disclosure import Policy
 from hyperfed.catalog.build import DatasetBuilder
@@ -29,7 +29,7 @@ from hyperfed.catalog.errors import (
 from hyperfed.catalog.iris import Iris, Target
 from hyperfed.catalog.model import NodePublication
 from hyperfed.catalog.publish import Prepared, node_docs, prepare
-from hyperfed.catalog.rdf import Graph, to_ntriples
+from hyperfed.catalog.rdf import Graph, from_ntriples, to_ntriples
 from hyperfed.catalog.records import NodeDocs, Record, SubjectIndex, lines_of
 from hyperfed.catalog.settings import CatalogSettings
 from hyperfed.catalog.shacl import Validator
@@ -125,6 +125,7 @@ class Catalog:
         self._order: list[Record] = []
         self._source: Source | None = None
         self._source_lock = threading.Lock()
+        self._graphs: list[str] = []
         self.started = clock()
         if ontology_turtle is not None:
             quads = parse(ontology_turtle.encode(), format=RdfFormat.TURTLE)
@@ -140,14 +141,18 @@ class Catalog:
             self.started = dt.datetime.fromisoformat(issued.replace("Z", "+00:00"))
         private_nodes = set(self.store.nodes(private=True))
         for node in sorted(set(self.store.nodes()) | private_nodes):
-            public = self.store.triples(node_graph_name(node))
-            private = (
-                self.store.triples(node_graph_name(node), private=True)
-                if node in private_nodes
-                else None
-            )
+            public = self._stored(node, private=False)
+            private = self._stored(node, private=True) if node in private_nodes else None
             self._nodes[node] = node_docs(public, node, self.iris, private)
         self._refresh_views()
+        self._graphs = self.store.graphs()
+
+    def _stored(self, node: str, *, private: bool) -> list[Triple]:
+        graph = node_graph_name(node)
+        text = self.store.text(graph, private=private)
+        if text is None:
+            return self.store.triples(graph, private=private)
+        return from_ntriples(text)
 
     def _refresh_views(self) -> None:
         """Order, root documents and hub graph after a change (under the write lock)."""
@@ -216,13 +221,14 @@ class Catalog:
     def commit(self, prepared: Prepared) -> None:
         with self._write:
             graph = node_graph_name(prepared.node)
-            self.store.replace(graph, prepared.public)
+            self.store.replace(graph, prepared.public, keep_text=True)
             if len(prepared.private) or self._nodes.get(prepared.node, prepared.docs).private:
-                self.store.replace(graph, prepared.private, private=True)
+                self.store.replace(graph, prepared.private, private=True, keep_text=True)
             self._nodes[prepared.node] = prepared.docs
             self._refresh_views()
             self.store.replace(GRAPH_HUB, self._hub_graph)
             self._source = None
+            self._graphs = self.store.graphs()
 
     def publish_blocking(
         self, node_id: str, publication: NodePublication, *, validate: bool = True
@@ -269,6 +275,7 @@ class Catalog:
             self._refresh_views()
             self.store.replace(GRAPH_HUB, self._hub_graph)
             self._source = None
+            self._graphs = self.store.graphs()
 
     # -- reading ---------------------------------------------------------------------
 
@@ -327,7 +334,7 @@ class Catalog:
         g = Graph()
         g.extend(self._hub_graph)
         for node in self._nodes:
-            g.extend(self.store.triples(node_graph_name(node)))
+            g.extend(self._stored(node, private=False))
         return g
 
     # -- SPARQL ----------------------------------------------------------------------
@@ -350,10 +357,11 @@ class Catalog:
             query,
             self.limits,
             prefixes=self.prefixes,
-            union_default_graph=True,
+            default_graphs=self._graphs,
             graph_format=graph_format,
         )
 
     def close(self) -> None:
         if self._own_pool:
             self.pool.close()
+        self.store.close()

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import quote, unquote
 
-from pyoxigraph import NamedNode, RdfFormat, Store, Triple
+from pyoxigraph import Literal, NamedNode, RdfFormat, Store, Triple
 
 from hyperfed.catalog.errors import StoreFailed
 from hyperfed.catalog.rdf import to_ntriples
@@ -29,6 +29,8 @@ __all__ = ["GRAPH_HUB", "GRAPH_ONTOLOGY", "CatalogStore", "node_graph_name"]
 GRAPH_HUB = "urn:hyperfed:catalog:hub"
 GRAPH_ONTOLOGY = "urn:hyperfed:catalog:ontology"
 _NODE_PREFIX = "urn:hyperfed:catalog:node:"
+_TEXT_PREFIX = "urn:hyperfed:catalog:text:"
+_TEXT = NamedNode("urn:hyperfed:catalog:ntriples")
 KEEP_SNAPSHOTS = 3
 
 
@@ -58,12 +60,29 @@ class CatalogStore:
     def _store(self, private: bool) -> Store:
         return self.private if private else self.public
 
-    def replace(self, graph: str, triples: Iterable[Triple], *, private: bool = False) -> None:
-        """Replace named graph `graph` with `triples`, atomically."""
-        body = to_ntriples(triples).decode("utf-8")
-        update = f"DROP SILENT GRAPH <{graph}>"
+    def replace(
+        self,
+        graph: str,
+        triples: Iterable[Triple],
+        *,
+        private: bool = False,
+        keep_text: bool = False,
+    ) -> None:
+        """Replace named graph `graph` with `triples`, atomically. With `keep_text`, the
+        graph's exact N-Triples text is stored too, in the same transaction (Oxigraph
+        stores ``xsd:nonNegativeInteger`` literals as ``xsd:integer``; the served
+        documents must keep the datatype HealthDCAT-AP asks for)."""
+        data = to_ntriples(triples)
+        body = data.decode("utf-8")
+        text_graph = _TEXT_PREFIX + graph
+        update = f"DROP SILENT GRAPH <{graph}> ; DROP SILENT GRAPH <{text_graph}>"
         if body:
             update += f" ; INSERT DATA {{ GRAPH <{graph}> {{\n{body}\n}} }}"
+        if keep_text:
+            holder = Triple(NamedNode(graph), _TEXT, Literal(body))
+            update += (
+                f" ; INSERT DATA {{ GRAPH <{text_graph}> {{ {to_ntriples([holder]).decode()} }} }}"
+            )
         with self._lock:
             try:
                 self._store(private).update(update)
@@ -73,7 +92,9 @@ class CatalogStore:
     def drop(self, graph: str, *, private: bool = False) -> None:
         with self._lock:
             try:
-                self._store(private).update(f"DROP SILENT GRAPH <{graph}>")
+                self._store(private).update(
+                    f"DROP SILENT GRAPH <{graph}> ; DROP SILENT GRAPH <{_TEXT_PREFIX + graph}>"
+                )
             except OSError as exc:
                 raise StoreFailed(f"cannot drop graph {graph}: {exc}") from exc
 
@@ -83,6 +104,21 @@ class CatalogStore:
             return [q.triple for q in quads]
         except OSError as exc:
             raise StoreFailed(f"cannot read graph {graph}: {exc}") from exc
+
+    def text(self, graph: str, *, private: bool = False) -> bytes | None:
+        """The exact N-Triples text kept with `graph` (see `replace`), or None."""
+        holder = self._store(private).quads_for_pattern(
+            NamedNode(graph), _TEXT, None, NamedNode(_TEXT_PREFIX + graph)
+        )
+        for q in holder:
+            if isinstance(q.object, Literal):
+                return q.object.value.encode("utf-8")
+        return None
+
+    def graphs(self) -> list[str]:
+        """The public store's data graphs (node graphs, hub, ontology), for SPARQL."""
+        names = [g.value for g in self.public.named_graphs() if isinstance(g, NamedNode)]
+        return sorted(n for n in names if not n.startswith(_TEXT_PREFIX))
 
     def nodes(self, *, private: bool = False) -> list[str]:
         """Ids of the nodes that have a graph in the (public or private) store."""
@@ -112,3 +148,8 @@ class CatalogStore:
 
     def __len__(self) -> int:
         return len(self.public)
+
+    def close(self) -> None:
+        """Release the stores (RocksDB closes when the last reference goes)."""
+        with self._lock:
+            self.public = self.private = Store()

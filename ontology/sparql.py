@@ -194,6 +194,7 @@ class SparqlPool:
         *,
         prefixes: dict[str, str] | None = None,
         union_default_graph: bool = False,
+        default_graphs: list[str] | None = None,
         graph_format: str = "text/turtle",
     ) -> SparqlAnswer:
         """Check and evaluate `query` over `source` within `limits` (module docstring)."""
@@ -219,26 +220,28 @@ class SparqlPool:
                 union_default_graph=union_default_graph,
                 max_results=limits.max_results,
                 graph_format=graph_format,
+                default_graphs=tuple(default_graphs) if default_graphs is not None else None,
             )
             worker.send.send((source if worker.key != source.key else None, job))
             worker.key = source.key
             remaining = max(0.0, deadline - time.monotonic())
-            if not worker.recv.poll(remaining):
+            reply = worker.recv.recv() if worker.recv.poll(remaining) else None
+            if reply is None:
                 self._discard(worker)
                 worker = None
                 self.killed += 1
-                raise SparqlTimeout(
-                    f"the query ran longer than {limits.timeout_s:g} s and was stopped; "
-                    "narrow it down or add a LIMIT"
-                )
-            reply = worker.recv.recv()
-        except (EOFError, OSError, BrokenPipeError) as exc:
+        except (EOFError, OSError) as exc:
             if worker is not None:
                 self._discard(worker)
                 worker = None
             raise SparqlFailed(f"the SPARQL worker failed ({type(exc).__name__})") from exc
         finally:
             self._idle.put(worker)
+        if reply is None:
+            raise SparqlTimeout(
+                f"the query ran longer than {limits.timeout_s:g} s and was stopped; "
+                "narrow it down or add a LIMIT"
+            )
         status = reply[0]
         if status == "ok":
             return SparqlAnswer(media_type=reply[1], body=reply[2])

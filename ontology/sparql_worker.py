@@ -56,6 +56,8 @@ class Job:
     union_default_graph: bool
     max_results: int
     graph_format: str = "text/turtle"
+    default_graphs: tuple[str, ...] | None = None
+    """Named graphs that make up the default graph (and the only ones GRAPH can reach)."""
 
 
 class TooLarge(Exception):
@@ -88,9 +90,15 @@ def _term(term: Any) -> dict[str, Any]:
 
 def evaluate(store: Store, job: Job) -> tuple[str, bytes]:
     """(media type, body) of one query; TooLarge past `job.max_results` rows/triples."""
-    result = store.query(
-        job.query, prefixes=job.prefixes, use_default_graph_as_union=job.union_default_graph
-    )
+    if job.default_graphs is not None:
+        graphs: list[NamedNode | BlankNode] = [NamedNode(g) for g in job.default_graphs]
+        result = store.query(
+            job.query, prefixes=job.prefixes, default_graph=list(graphs), named_graphs=graphs
+        )
+    else:
+        result = store.query(
+            job.query, prefixes=job.prefixes, use_default_graph_as_union=job.union_default_graph
+        )
     if isinstance(result, QueryBoolean):
         body = json.dumps({"head": {}, "boolean": bool(result)})
         return "application/sparql-results+json", body.encode()

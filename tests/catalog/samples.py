@@ -82,7 +82,7 @@ RDF_DATASET = """
     dct:accessRights <http://publications.europa.eu/resource/authority/access-right/RESTRICTED> ;
     dct:license <http://publications.europa.eu/resource/authority/licence/CC_BY_4_0> ;
     dcat:keyword "registry"@en, "oncology"@en ;
-    healthdcatap:healthCategory <http://13.81.34.152:1101/resource/authority/healthcategories/EHRS> ;
+    healthdcatap:healthCategory <http://13.81.34.152:1101/resource/authority/healthcategories/EHRS>;
     healthdcatap:numberOfUniqueIndividuals "7"^^xsd:nonNegativeInteger ;
     dct:issued "2021-03-01"^^xsd:date ;
     dcat:distribution <https://data.site-b.example/dataset/registry-2020/csv> .
@@ -207,6 +207,8 @@ def expected(pubs: list[NodePublication]) -> list[Expected]:
     for pub in pubs:
         for entry in pub.datasets:
             d = entry.description
-            title = d.title if isinstance(d, DatasetDescription) else "Site B cancer registry extract"
+            title = (
+                d.title if isinstance(d, DatasetDescription) else "Site B cancer registry extract"
+            )
             out.append(Expected(pub.node.id, d.id, title, d.visibility))
     return out

@@ -114,7 +114,9 @@ def test_modified_since(served: Served) -> None:
         found, _ = ckan_walk(f"{served.url}/catalog?modified_since={since}", client)
         assert set(found) == want
         future = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).date().isoformat()
-        g = parse_rdf(client.get(f"{served.url}/catalog?modified_since={future}").content, "text/turtle")
+        g = parse_rdf(
+            client.get(f"{served.url}/catalog?modified_since={future}").content, "text/turtle"
+        )
         assert not set(g.subjects(RDF.type, DCAT.Dataset))
         assert client.get(f"{served.url}/catalog?modified_since=yesterday").status_code == 400
 
