@@ -67,6 +67,10 @@ _UCHAR = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
 _SERVICE = re.compile(r"(?<![\w:?$.\-])SERVICE(?![\w:\-])", re.I)
 
 
+LOAD_TIMEOUT_S = 300.0
+"""How long a worker may take to start and open a store version."""
+
+
 @dataclass(frozen=True)
 class SparqlLimits:
     timeout_s: float = 10.0
@@ -222,8 +226,19 @@ class SparqlPool:
                 graph_format=graph_format,
                 default_graphs=tuple(default_graphs) if default_graphs is not None else None,
             )
-            worker.send.send((source if worker.key != source.key else None, job))
-            worker.key = source.key
+            if worker.key != source.key:
+                # starting the process and opening the data do not count against the
+                # query's timeout (they happen once per worker and store version)
+                worker.key = None
+                worker.send.send(("load", source))
+                if not worker.recv.poll(LOAD_TIMEOUT_S):
+                    raise OSError("the worker did not open the data in time")
+                loaded = worker.recv.recv()
+                if loaded[0] != "loaded":
+                    raise SparqlFailed(f"the SPARQL worker cannot open the data: {loaded[1]}")
+                worker.key = source.key
+                deadline = time.monotonic() + limits.timeout_s
+            worker.send.send(("query", job))
             remaining = max(0.0, deadline - time.monotonic())
             reply = worker.recv.recv() if worker.recv.poll(remaining) else None
             if reply is None:

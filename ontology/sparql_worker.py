@@ -139,9 +139,9 @@ def _open(source: Source) -> Store:
 
 
 def serve(inbox: Connection, conn: Connection) -> None:
-    """The worker's loop: (Source | None, Job) in, ("ok", media, body) or an error out."""
+    """The worker's loop. ("load", Source) -> ("loaded",); ("query", Job) -> ("ok", media,
+    body) or ("syntax" | "too_large" | "error", detail); None stops it."""
     store: Store | None = None
-    key: str | None = None
     while True:
         try:
             message = inbox.recv()
@@ -149,15 +149,17 @@ def serve(inbox: Connection, conn: Connection) -> None:
             return
         if message is None:
             return
-        source, job = message
+        kind, payload = message
         try:
-            if source is not None and source.key != key:
-                store, key = None, None
-                store, key = _open(source), source.key
+            if kind == "load":
+                store = None
+                store = _open(payload)
+                conn.send(("loaded",))
+                continue
             if store is None:
                 conn.send(("error", "the worker has no data source"))
                 continue
-            media, body = evaluate(store, job)
+            media, body = evaluate(store, payload)
             conn.send(("ok", media, body))
         except SyntaxError as exc:
             conn.send(("syntax", str(exc)))
