@@ -36,9 +36,12 @@ class PageRequest:
     """A format the client forced (extension or ?format=), kept in the page links."""
 
 
-@dataclass(frozen=True)
+@dataclass
 class Page:
-    lines: list[bytes]
+    """One page: its own triples (`head`: the catalogue and the hydra collection) and its
+    datasets' records. `lines` merges them (on first use)."""
+
+    head: list[bytes]
     records: list[Record]
     total: int
     page: int
@@ -46,6 +49,13 @@ class Page:
     last: int
     url: str
     links: dict[str, str]
+    _lines: list[bytes] | None = None
+
+    @property
+    def lines(self) -> list[bytes]:
+        if self._lines is None:
+            self._lines = merge(self.head, *(r.lines for r in self.records))
+        return self._lines
 
 
 def parse_since(text: str | None) -> dt.datetime | None:
@@ -126,9 +136,8 @@ def build_page(
     for r in members:
         g.add(catalog_iri, DCAT.dataset, r.iri)
         g.add(here, HYDRA.member, r.iri)
-    lines = merge(head, lines_of(g), *(r.lines for r in members))
     return Page(
-        lines=lines,
+        head=merge(head, lines_of(g)),
         records=list(members),
         total=total,
         page=request.page,

@@ -13,8 +13,9 @@ import json
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from pyoxigraph import RdfFormat, parse, serialize
+from pyoxigraph import RdfFormat, Triple, parse, serialize
 
+from hyperfed.catalog.documents import Page
 from hyperfed.catalog.errors import BadRequest, CatalogError, StoreFailed
 
 __all__ = [
@@ -25,8 +26,11 @@ __all__ = [
     "compact_jsonld",
     "format_from_param",
     "negotiate",
+    "prefix_header",
     "render",
+    "render_page",
     "split_extension",
+    "turtle_body",
 ]
 
 Format = Literal["turtle", "jsonld", "rdfxml", "ntriples", "html"]
@@ -192,15 +196,57 @@ def compact_jsonld(expanded: list[dict[str, Any]], prefixes: dict[str, str]) -> 
     return {"@context": dict(prefixes), "@graph": nodes}
 
 
-def render(lines: Sequence[bytes], fmt: Format, prefixes: dict[str, str]) -> bytes:
-    """Serialise N-Triples `lines` in an RDF format (not html)."""
+def _triples(lines: Sequence[bytes]) -> list[Triple]:
     data = b"\n".join(lines) + (b"\n" if lines else b"")
     try:
-        triples = [q.triple for q in parse(data, format=RdfFormat.N_TRIPLES)]
+        return [q.triple for q in parse(data, format=RdfFormat.N_TRIPLES)]
     except (SyntaxError, ValueError) as exc:
         raise StoreFailed(f"a stored document is corrupt and cannot be served: {exc}") from exc
+
+
+def _check_lines(lines: Sequence[bytes]) -> None:
+    """A cheap check that cached lines are N-Triples statements (serving N-Triples does
+    not parse them)."""
+    for line in lines:
+        if not (line.startswith((b"<", b"_:")) and line.endswith(b" .")):
+            raise StoreFailed(f"a stored document is corrupt and cannot be served: {line[:80]!r}")
+
+
+def turtle_body(lines: Sequence[bytes], prefixes: dict[str, str]) -> bytes:
+    """Turtle of `lines` without its @prefix lines, so bodies can be concatenated under
+    one prefix header."""
+    out = serialize(_triples(lines), format=RdfFormat.TURTLE, prefixes=prefixes) or b""
+    body = [ln for ln in out.split(b"\n") if not ln.startswith(b"@prefix ")]
+    return b"\n".join(body).strip(b"\n") + b"\n"
+
+
+def prefix_header(prefixes: dict[str, str]) -> bytes:
+    return b"".join(f"@prefix {k}: <{v}> .\n".encode() for k, v in prefixes.items())
+
+
+def render_page(page: Page, fmt: Format, prefixes: dict[str, str]) -> bytes:
+    """A page in an RDF format. Turtle and N-Triples are assembled from each record's
+    cached form (a Turtle document may state a triple twice; the graph is the same)."""
     if fmt == "ntriples":
-        return data
+        lines = list(dict.fromkeys([*page.head, *(ln for r in page.records for ln in r.lines)]))
+        _check_lines(lines)
+        return b"\n".join(lines) + b"\n"
+    if fmt != "turtle":
+        return render(page.lines, fmt, prefixes)
+    parts = [prefix_header(prefixes), turtle_body(page.head, prefixes)]
+    for r in page.records:
+        if r.turtle is None:
+            r.turtle = turtle_body(r.lines, prefixes)
+        parts.append(r.turtle)
+    return b"".join(parts)
+
+
+def render(lines: Sequence[bytes], fmt: Format, prefixes: dict[str, str]) -> bytes:
+    """Serialise N-Triples `lines` in an RDF format (not html)."""
+    if fmt == "ntriples":
+        _check_lines(lines)
+        return b"\n".join(lines) + (b"\n" if lines else b"")
+    triples = _triples(lines)
     if fmt == "jsonld":
         raw = serialize(triples, format=RdfFormat.JSON_LD) or b"[]"
         doc = compact_jsonld(json.loads(raw), prefixes)

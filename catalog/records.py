@@ -77,6 +77,8 @@ class Record:
     lines: list[bytes]
     hash: str
     title: str = ""
+    turtle: bytes | None = None
+    """The record as Turtle without prefix lines (made on first use, see formats)."""
 
     @property
     def key(self) -> tuple[str, str]:

@@ -28,7 +28,7 @@ from fastapi.routing import APIRoute
 from pydantic import ValidationError
 
 from hyperfed.catalog.datacite import datacite
-from hyperfed.catalog.documents import PageRequest, parse_since
+from hyperfed.catalog.documents import Page, PageRequest, parse_since
 from hyperfed.catalog.errors import BadRequest, CatalogError, DescriptionInvalid, Problem
 from hyperfed.catalog.formats import (
     MEDIA_TYPES,
@@ -36,6 +36,7 @@ from hyperfed.catalog.formats import (
     format_from_param,
     negotiate,
     render,
+    render_page,
     split_extension,
 )
 from hyperfed.catalog.html import HtmlRenderer
@@ -108,10 +109,15 @@ def catalog_router(
         return negotiate(request.headers.get("accept"))
 
     async def respond(
-        lines: list[bytes], fmt: Format, html_page: Callable[[], str], links: dict[str, str]
+        lines: list[bytes] | Page,
+        fmt: Format,
+        html_page: Callable[[], str],
+        links: dict[str, str],
     ) -> Response:
         if fmt == "html":
             body = (await asyncio.to_thread(html_page)).encode("utf-8")
+        elif isinstance(lines, Page):
+            body = await asyncio.to_thread(render_page, lines, fmt, prefixes)
         else:
             body = await asyncio.to_thread(render, lines, fmt, prefixes)
         media = MEDIA_TYPES[fmt]
@@ -143,9 +149,7 @@ def catalog_router(
             page = catalog.page(node, page_request(request, fmt, forced))
             iri = iris.iri_of(target)
             heading = catalog.settings.title
-            return await respond(
-                page.lines, fmt, lambda: renderer.page(page, iri, heading), page.links
-            )
+            return await respond(page, fmt, lambda: renderer.page(page, iri, heading), page.links)
         lines = catalog.document(target)
         iri = iris.iri_of(target)
         if target.kind == "dataset":

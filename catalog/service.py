@@ -26,6 +26,7 @@ from hyperfed.catalog.errors import (
     ShaclViolations,
     StoreFailed,
 )
+from hyperfed.catalog.formats import turtle_body
 from hyperfed.catalog.iris import Iris, Target
 from hyperfed.catalog.model import NodePublication
 from hyperfed.catalog.publish import Prepared, node_docs, prepare
@@ -143,7 +144,7 @@ class Catalog:
         for node in sorted(set(self.store.nodes()) | private_nodes):
             public = self._stored(node, private=False)
             private = self._stored(node, private=True) if node in private_nodes else None
-            self._nodes[node] = node_docs(public, node, self.iris, private)
+            self._nodes[node] = self._warm(node_docs(public, node, self.iris, private))
         self._refresh_views()
         self._graphs = self.store.graphs()
 
@@ -198,9 +199,17 @@ class Catalog:
                 f"node {node_id} published a catalogue for node {publication.node.id!r}",
                 [Problem("node.id", "", f"expected {node_id!r}")],
             )
-        return prepare(
+        prepared = prepare(
             self.builder, publication, self.floor, self._nodes.get(node_id), self.clock()
         )
+        self._warm(prepared.docs)
+        return prepared
+
+    def _warm(self, docs: NodeDocs) -> NodeDocs:
+        """Each record's Turtle, made once, so pages are concatenations."""
+        for record in docs.records.values():
+            record.turtle = turtle_body(record.lines, self.prefixes)
+        return docs
 
     def check(self, prepared: Prepared) -> list[Problem]:
         """SHACL over the node's public and private graphs: ShaclViolations, or the
