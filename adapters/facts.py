@@ -37,7 +37,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal, NoReturn
+from typing import Annotated, Any, Literal, NoReturn, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -48,6 +48,7 @@ __all__ = [
     "AgeBand",
     "ExactFacts",
     "FactsError",
+    "FactsSource",
     "ProtectedCode",
     "ProtectedFacts",
     "ProtectedValue",
@@ -98,6 +99,13 @@ class ExactFacts:
 
     def __reduce__(self) -> NoReturn:
         _no_schema()
+
+
+class FactsSource(Protocol):
+    """What an adapter offers the catalogue (to become part of the adapter contract):
+    the exact facts of one of its datasets, computed where the data lives."""
+
+    def facts(self, dataset: str, as_of: dt.date) -> ExactFacts: ...
 
 
 class ProtectedValue(BaseModel):

@@ -10,7 +10,10 @@ time the hub saw the dataset. A refresh with nothing new publishes the same byte
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import unquote
 
 from hyperfed.adapters.disclosure import Policy
@@ -20,12 +23,15 @@ from hyperfed.catalog.catalogs import node_graph
 from hyperfed.catalog.errors import DescriptionInvalid, Problem
 from hyperfed.catalog.iris import Iris
 from hyperfed.catalog.model import DatasetDescription, DatasetEntry, NodePublication
-from hyperfed.catalog.rdf import Graph
+from hyperfed.catalog.rdf import Graph, to_ntriples
 from hyperfed.catalog.rdfin import import_rdf, type_by_range
 from hyperfed.catalog.records import NodeDocs, Record, SubjectIndex, lines_of, record_hash
 from hyperfed.catalog.vocab import DCT
 
-__all__ = ["Prepared", "node_docs", "prepare"]
+__all__ = ["CACHE_VERSION", "Prepared", "docs_from_cache", "docs_to_cache", "node_docs", "prepare"]
+
+CACHE_VERSION = 1
+"""Version of the record index kept with each node graph (see `docs_to_cache`)."""
 
 
 @dataclass
@@ -210,4 +216,97 @@ def prepare(
             builder, pub, private, private_times, (node_issued, node_modified)
         )
     docs = node_docs(public_graph, node, iris, private_graph.triples if private else None)
+    docs.digest = digest(to_ntriples(public_graph), to_ntriples(private_graph))
     return Prepared(node=node, public=public_graph, private=private_graph, docs=docs, notes=notes)
+
+
+def digest(public: bytes, private: bytes) -> str:
+    return hashlib.sha256(public + b"\x00" + private).hexdigest()
+
+
+def _indices(lines: list[bytes], where: dict[bytes, int]) -> list[int]:
+    return [where[line] for line in lines]
+
+
+def docs_to_cache(docs: NodeDocs, text: bytes, *, private: bool = False) -> str:
+    """The record index of one store's graph text: each document as positions of its lines
+    in the text, so a restart rebuilds the documents without recomputing them (the
+    documents are fully determined by the text; the index is written in the same
+    transaction, and ignored when `CACHE_VERSION` changes)."""
+    where = {line: i for i, line in enumerate(text.split(b"\n"))}
+    records = docs.private if private else docs.records
+    out: dict[str, Any] = {
+        "v": CACHE_VERSION,
+        "records": {
+            ident: {
+                "iri": r.iri,
+                "issued": r.issued.isoformat(),
+                "modified": r.modified.isoformat(),
+                "hash": r.hash,
+                "title": r.title,
+                "lines": _indices(r.lines, where),
+            }
+            for ident, r in records.items()
+        },
+    }
+    if not private:
+        out |= {
+            "title": docs.title,
+            "issued": docs.issued.isoformat(),
+            "modified": docs.modified.isoformat(),
+            "catalog": _indices(docs.catalog, where),
+            "catalog_stub": _indices(docs.catalog_stub, where),
+            "service": _indices(docs.service, where),
+        }
+    return json.dumps(out, separators=(",", ":"))
+
+
+def docs_from_cache(
+    node: str, public: tuple[bytes, str], private: tuple[bytes, str] | None
+) -> NodeDocs | None:
+    """The documents back from `docs_to_cache` indexes, or None when they do not fit."""
+    try:
+        text, raw = public
+        cache = json.loads(raw)
+        if cache.get("v") != CACHE_VERSION:
+            return None
+        lines = text.split(b"\n")
+        docs = NodeDocs(
+            node=node,
+            title=cache["title"],
+            issued=_dt(cache["issued"]),
+            modified=_dt(cache["modified"]),
+            catalog=[lines[i] for i in cache["catalog"]],
+            catalog_stub=[lines[i] for i in cache["catalog_stub"]],
+            service=[lines[i] for i in cache["service"]],
+        )
+        docs.records = _cached_records(node, lines, cache["records"])
+        private_text = b""
+        if private is not None:
+            private_text, private_raw = private
+            private_cache = json.loads(private_raw)
+            if private_cache.get("v") != CACHE_VERSION:
+                return None
+            docs.private = _cached_records(
+                node, private_text.split(b"\n"), private_cache["records"]
+            )
+        docs.digest = digest(text, private_text)
+        return docs
+    except (KeyError, IndexError, TypeError, ValueError):
+        return None
+
+
+def _cached_records(node: str, lines: list[bytes], raw: dict[str, Any]) -> dict[str, Record]:
+    return {
+        ident: Record(
+            iri=r["iri"],
+            node=node,
+            id=ident,
+            issued=_dt(r["issued"]),
+            modified=_dt(r["modified"]),
+            lines=[lines[i] for i in r["lines"]],
+            hash=r["hash"],
+            title=r["title"],
+        )
+        for ident, r in raw.items()
+    }

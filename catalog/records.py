@@ -100,6 +100,8 @@ class NodeDocs:
     service: list[bytes]
     records: dict[str, Record] = field(default_factory=dict)
     private: dict[str, Record] = field(default_factory=dict)
+    digest: str = ""
+    """SHA-256 of the stored public and private N-Triples: equal means nothing changed."""
 
 
 def _key(term: NamedNode | BlankNode | Literal | Triple) -> str | None:

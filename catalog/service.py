@@ -29,7 +29,14 @@ from hyperfed.catalog.errors import (
 from hyperfed.catalog.formats import turtle_body
 from hyperfed.catalog.iris import Iris, Target
 from hyperfed.catalog.model import NodePublication
-from hyperfed.catalog.publish import Prepared, node_docs, prepare
+from hyperfed.catalog.publish import (
+    Prepared,
+    digest,
+    docs_from_cache,
+    docs_to_cache,
+    node_docs,
+    prepare,
+)
 from hyperfed.catalog.rdf import Graph, from_ntriples, to_ntriples
 from hyperfed.catalog.records import NodeDocs, Record, SubjectIndex, lines_of
 from hyperfed.catalog.settings import CatalogSettings
@@ -127,6 +134,7 @@ class Catalog:
         self._source: Source | None = None
         self._source_lock = threading.Lock()
         self._graphs: list[str] = []
+        self._closed = False
         self.started = clock()
         if ontology_turtle is not None:
             quads = parse(ontology_turtle.encode(), format=RdfFormat.TURTLE)
@@ -142,11 +150,39 @@ class Catalog:
             self.started = dt.datetime.fromisoformat(issued.replace("Z", "+00:00"))
         private_nodes = set(self.store.nodes(private=True))
         for node in sorted(set(self.store.nodes()) | private_nodes):
-            public = self._stored(node, private=False)
-            private = self._stored(node, private=True) if node in private_nodes else None
-            self._nodes[node] = self._warm(node_docs(public, node, self.iris, private))
+            docs = self._cached(node, node in private_nodes)
+            if docs is None:
+                public = self._stored(node, private=False)
+                private = self._stored(node, private=True) if node in private_nodes else None
+                docs = node_docs(public, node, self.iris, private)
+                docs.digest = digest(to_ntriples(public), to_ntriples(private) if private else b"")
+            self._nodes[node] = docs
         self._refresh_views()
+        self._warming = threading.Thread(
+            target=self._warm_all, name="hyperfed-catalog-warm", daemon=True
+        )
+        self._warming.start()
+
+    def _warm_all(self) -> None:
+        for docs in list(self._nodes.values()):
+            if self._closed:
+                return
+            self._warm(docs)
         self._graphs = self.store.graphs()
+
+    def _cached(self, node: str, has_private: bool) -> NodeDocs | None:
+        graph = node_graph_name(node)
+        text, index = self.store.text(graph), self.store.index(graph)
+        if text is None or index is None:
+            return None
+        private = None
+        if has_private:
+            p_text = self.store.text(graph, private=True)
+            p_index = self.store.index(graph, private=True)
+            if p_text is None or p_index is None:
+                return None
+            private = (p_text, p_index)
+        return docs_from_cache(node, (text, index), private)
 
     def _stored(self, node: str, *, private: bool) -> list[Triple]:
         graph = node_graph_name(node)
@@ -208,7 +244,8 @@ class Catalog:
     def _warm(self, docs: NodeDocs) -> NodeDocs:
         """Each record's Turtle, made once, so pages are concatenations."""
         for record in docs.records.values():
-            record.turtle = turtle_body(record.lines, self.prefixes)
+            if record.turtle is None:
+                record.turtle = turtle_body(record.lines, self.prefixes)
         return docs
 
     def check(self, prepared: Prepared) -> list[Problem]:
@@ -230,9 +267,15 @@ class Catalog:
     def commit(self, prepared: Prepared) -> None:
         with self._write:
             graph = node_graph_name(prepared.node)
-            self.store.replace(graph, prepared.public, keep_text=True)
+            public_text = to_ntriples(prepared.public)
+            index = docs_to_cache(prepared.docs, public_text)
+            self.store.replace(graph, prepared.public, keep_text=True, index=index)
             if len(prepared.private) or self._nodes.get(prepared.node, prepared.docs).private:
-                self.store.replace(graph, prepared.private, private=True, keep_text=True)
+                private_text = to_ntriples(prepared.private)
+                private_index = docs_to_cache(prepared.docs, private_text, private=True)
+                self.store.replace(
+                    graph, prepared.private, private=True, keep_text=True, index=private_index
+                )
             self._nodes[prepared.node] = prepared.docs
             self._refresh_views()
             self.store.replace(GRAPH_HUB, self._hub_graph)
@@ -243,6 +286,16 @@ class Catalog:
         self, node_id: str, publication: NodePublication, *, validate: bool = True
     ) -> PublishReport:
         prepared = self.prepare(node_id, publication)
+        previous = self._nodes.get(node_id)
+        if previous is not None and previous.digest == prepared.docs.digest:
+            # nothing changed since the stored version: no SHACL run, no write
+            return PublishReport(
+                node=node_id,
+                public=len(previous.records),
+                private=len(previous.private),
+                modified=previous.modified,
+                notes=[*prepared.notes, "unchanged since the last refresh"],
+            )
         warnings = self.check(prepared) if validate else []
         self.commit(prepared)
         docs = prepared.docs
@@ -371,6 +424,7 @@ class Catalog:
         )
 
     def close(self) -> None:
+        self._closed = True
         if self._own_pool:
             self.pool.close()
         self.store.close()

@@ -31,6 +31,7 @@ GRAPH_ONTOLOGY = "urn:hyperfed:catalog:ontology"
 _NODE_PREFIX = "urn:hyperfed:catalog:node:"
 _TEXT_PREFIX = "urn:hyperfed:catalog:text:"
 _TEXT = NamedNode("urn:hyperfed:catalog:ntriples")
+_INDEX = NamedNode("urn:hyperfed:catalog:record-index")
 KEEP_SNAPSHOTS = 3
 
 
@@ -67,6 +68,7 @@ class CatalogStore:
         *,
         private: bool = False,
         keep_text: bool = False,
+        index: str | None = None,
     ) -> None:
         """Replace named graph `graph` with `triples`, atomically. With `keep_text`, the
         graph's exact N-Triples text is stored too, in the same transaction (Oxigraph
@@ -79,9 +81,11 @@ class CatalogStore:
         if body:
             update += f" ; INSERT DATA {{ GRAPH <{graph}> {{\n{body}\n}} }}"
         if keep_text:
-            holder = Triple(NamedNode(graph), _TEXT, Literal(body))
+            held = [Triple(NamedNode(graph), _TEXT, Literal(body))]
+            if index is not None:
+                held.append(Triple(NamedNode(graph), _INDEX, Literal(index)))
             update += (
-                f" ; INSERT DATA {{ GRAPH <{text_graph}> {{ {to_ntriples([holder]).decode()} }} }}"
+                f" ; INSERT DATA {{ GRAPH <{text_graph}> {{ {to_ntriples(held).decode()} }} }}"
             )
         with self._lock:
             try:
@@ -107,12 +111,20 @@ class CatalogStore:
 
     def text(self, graph: str, *, private: bool = False) -> bytes | None:
         """The exact N-Triples text kept with `graph` (see `replace`), or None."""
-        holder = self._store(private).quads_for_pattern(
-            NamedNode(graph), _TEXT, None, NamedNode(_TEXT_PREFIX + graph)
+        value = self._held(graph, _TEXT, private)
+        return None if value is None else value.encode("utf-8")
+
+    def index(self, graph: str, *, private: bool = False) -> str | None:
+        """The record index kept with `graph`, or None."""
+        return self._held(graph, _INDEX, private)
+
+    def _held(self, graph: str, what: NamedNode, private: bool) -> str | None:
+        held = self._store(private).quads_for_pattern(
+            NamedNode(graph), what, None, NamedNode(_TEXT_PREFIX + graph)
         )
-        for q in holder:
+        for q in held:
             if isinstance(q.object, Literal):
-                return q.object.value.encode("utf-8")
+                return q.object.value
         return None
 
     def graphs(self) -> list[str]:

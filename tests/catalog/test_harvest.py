@@ -158,8 +158,8 @@ def test_a_failure_is_a_5xx_never_a_truncated_page(served: Served) -> None:
     fails whole, with a 5xx, instead of a 200 missing datasets."""
     docs = served.catalog._nodes["site-b"]
     record = docs.records["ehr"]
-    good = record.lines
-    record.lines = [*good, b"<broken"]
+    good, turtle = record.lines, record.turtle
+    record.lines, record.turtle = [*good, b"<broken"], None
     try:
         pages = {}
         for n in (1, 2, 3):
@@ -170,6 +170,8 @@ def test_a_failure_is_a_5xx_never_a_truncated_page(served: Served) -> None:
         bad = httpx.get(served.iri(next(e for e in served.public if e.id == "ehr")))
         assert bad.status_code == 500
         assert bad.headers["content-type"] == "application/problem+json"
+        nt = httpx.get(f"{served.url}/catalog?page_size=100&format=nt")
+        assert nt.status_code == 500
     finally:
-        record.lines = good
+        record.lines, record.turtle = good, turtle
     assert httpx.get(f"{served.url}/catalog?page=2").status_code == 200

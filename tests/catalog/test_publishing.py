@@ -360,3 +360,39 @@ def test_fdp_ping_is_off_by_default_and_on_when_configured(tmp_path: Path) -> No
             finally:
                 catalog.close()
     assert received == [{"clientUrl": "http://127.0.0.1:8999/"}]
+
+
+def test_restart_without_the_record_index_recomputes_the_same(tmp_path: Path) -> None:
+    """A store without the record index (or with an index of another version) is read the
+    slow way, from the graph, to the same documents."""
+    settings = settings_for(8999, tmp_path / "store")
+    first = Catalog(settings)
+    for pub in federation():
+        first.publish_blocking(pub.node.id, pub)
+    docs = {r.iri: r.lines for r in first.records()}
+    private = {k: r.lines for k, r in first._nodes["site-b"].private.items()}
+    for node in ("site-a", "site-b", "imaging-c"):
+        graph = f"urn:hyperfed:catalog:node:{node}"
+        for is_private in (False, True):
+            text = first.store.text(graph, private=is_private)
+            if text is not None:
+                triples = first._stored(node, private=is_private)
+                first.store.replace(graph, triples, private=is_private, keep_text=True)
+                assert first.store.index(graph, private=is_private) is None
+    first.close()
+    del first
+    second = Catalog(settings)
+    try:
+        assert {r.iri: r.lines for r in second.records()} == docs
+        assert {k: r.lines for k, r in second._nodes["site-b"].private.items()} == private
+    finally:
+        second.close()
+
+
+def test_an_unchanged_refresh_is_not_validated_or_written(catalog: Catalog) -> None:
+    pub = site_a()
+    catalog.publish_blocking("site-a", pub)
+    digest = catalog._nodes["site-a"].digest
+    again = catalog.publish_blocking("site-a", site_a())
+    assert "unchanged since the last refresh" in again.notes
+    assert catalog._nodes["site-a"].digest == digest
