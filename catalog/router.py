@@ -193,6 +193,7 @@ def catalog_router(
         return {
             "nodes": [s.as_dict() for s in sorted(catalog.status.values(), key=lambda s: s.node)],
             "datasets": len(catalog.records()),
+            "warm": catalog.warm,
             "shapes": catalog.validator.sources,
         }
 

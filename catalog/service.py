@@ -135,6 +135,7 @@ class Catalog:
         self._source_lock = threading.Lock()
         self._graphs: list[str] = []
         self._closed = False
+        self._warming = threading.Thread(target=lambda: None)
         self.started = clock()
         if ontology_turtle is not None:
             quads = parse(ontology_turtle.encode(), format=RdfFormat.TURTLE)
@@ -168,6 +169,11 @@ class Catalog:
             if self._closed:
                 return
             self._warm(docs)
+
+    @property
+    def warm(self) -> bool:
+        """True once every record's Turtle is made (pages are then concatenations)."""
+        return not self._warming.is_alive()
         self._graphs = self.store.graphs()
 
     def _cached(self, node: str, has_private: bool) -> NodeDocs | None:
