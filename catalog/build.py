@@ -132,7 +132,7 @@ class DatasetBuilder:
             return code_or_iri
         return self.settings.health_category_base + code_or_iri
 
-    def licence(self, g: Graph, owner: str, licence: str | CustomLicence) -> str:
+    def licence(self, g: Graph, licence: str | CustomLicence) -> str:
         if isinstance(licence, CustomLicence):
             doc = str(licence.url)
             g.typed(doc, DCT.LicenseDocument)
@@ -186,7 +186,7 @@ class DatasetBuilder:
         g.typed(rights, DCT.RightsStatement)
         g.add(rights, RDFS.label, Literal(d.access_rights.replace("_", " ").lower(), language="en"))
         g.add(ds, DCT.accessRights, rights)
-        licence_iri = self.licence(g, ds, d.licence) if d.licence else None
+        licence_iri = self.licence(g, d.licence) if d.licence else None
         if licence_iri:
             g.add(ds, DCT.license, licence_iri)
         for standard in d.conforms_to:
@@ -434,7 +434,7 @@ class DatasetBuilder:
             g.add(dist, DCAT.downloadURL, d.download_url)
         self._media(g, dist, d.media_type, d.format)
         if d.licence:
-            g.add(dist, DCT.license, self.licence(g, dist, d.licence))
+            g.add(dist, DCT.license, self.licence(g, d.licence))
         if d.byte_size is not None:
             g.add(dist, DCAT.byteSize, Literal(str(d.byte_size), datatype=XSD.nonNegativeInteger))
         g.add(ctx.iri, DCAT.distribution, dist)
