@@ -38,8 +38,8 @@ SdtmFormat = Literal["csv", "xpt"]
 
 # item -> (SDTM term, decod) ; conditions: MedDRA-like PTs, drugs: WHODrug-like names
 TERMS: dict[str, tuple[str, str]] = {
-    "hypertension": ("HYPERTENSION", "HYPERTENSION"),
-    "icd_hypertension": ("HYPERTENSION", "HYPERTENSION"),
+    "hypertension": ("ESSENTIAL HYPERTENSION", "ESSENTIAL HYPERTENSION"),
+    "icd_hypertension": ("ESSENTIAL HYPERTENSION", "ESSENTIAL HYPERTENSION"),
     "t2d": ("TYPE 2 DIABETES MELLITUS", "TYPE 2 DIABETES MELLITUS"),
     "icd_t2d": ("TYPE 2 DIABETES MELLITUS", "TYPE 2 DIABETES MELLITUS"),
     "asthma": ("ASTHMA", "ASTHMA"),

@@ -72,7 +72,7 @@ QUESTIONS = [
     (
         "hypertension",
         _concept_persons("condition_occurrence", "condition_concept_id", "SNOMED", ["59621000"]),
-        "SELECT count(DISTINCT USUBJID) FROM {mh} WHERE MHDECOD = 'HYPERTENSION'",
+        "SELECT count(DISTINCT USUBJID) FROM {mh} WHERE MHDECOD = 'ESSENTIAL HYPERTENSION'",
     ),
     (
         "lung cancer incl. NSCLC",
