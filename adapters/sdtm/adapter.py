@@ -35,9 +35,9 @@ _Domain = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9]{1,7}$")]
 class SdtmOptions(AdapterOptions):
     """Options of an SDTM folder (`[adapter]` in the node config, `--option KEY=VALUE`)."""
 
-    exclude_arms: list[Annotated[str, Field(min_length=1)]] = []
+    exclude_arms: tuple[Annotated[str, Field(min_length=1)], ...] = ()
     """DM subjects whose ARMCD or ARM is one of these are left out (e.g. SCRNFAIL)."""
-    required_domains: list[_Domain] = ["DM"]
+    required_domains: tuple[_Domain, ...] = ("DM",)
     """domains whose absence is an error (DM by default)."""
     on_error: Literal["serve", "refuse"] = "serve"
     """a file that cannot be read, a required domain missing: serve what can be read, or
@@ -51,7 +51,7 @@ class SdtmOptions(AdapterOptions):
     @field_validator("exclude_arms", "required_domains", mode="before")
     @classmethod
     def _listed(cls, value: Any) -> Any:
-        return [value] if isinstance(value, str) else value
+        return (value,) if isinstance(value, str) else value
 
     @field_validator("csv_encoding", "xpt_encoding")
     @classmethod

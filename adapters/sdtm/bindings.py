@@ -24,9 +24,9 @@ from hyperfed.adapters.hql.bindings import HF_NS, BindingBase, RdfProperty
 
 __all__ = ["SdtmBinding"]
 
-_Names = Annotated[list[Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9]{1,7}$")]], Field(
-    min_length=1
-)]
+_Names = Annotated[
+    list[Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9]{1,7}$")]], Field(min_length=1)
+]
 
 
 class SdtmBinding(BindingBase):
@@ -64,5 +64,7 @@ class SdtmBinding(BindingBase):
     def suffixes(self, domain: str) -> list[str]:
         """The variables of `domain` without its prefix (MHDECOD -> DECOD), sorted."""
         return sorted(
-            v[len(domain) :] for v in self.variables if v.startswith(domain) and len(v) > len(domain)
+            v[len(domain) :]
+            for v in self.variables
+            if v.startswith(domain) and len(v) > len(domain)
         )

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 from sqlglot import exp
 
@@ -89,7 +90,10 @@ def age_between(
 
 class SdtmPredicates(CriterionCompiler[exp.Expr]):
     MODEL = "sdtm"
-    BINDINGS = {**CriterionCompiler.BINDINGS, SdtmBinding: "sdtm"}
+    BINDINGS: ClassVar[dict[type[BindingBase], str]] = {
+        **CriterionCompiler.BINDINGS,
+        SdtmBinding: "sdtm",
+    }
 
     def __init__(
         self,
@@ -185,7 +189,9 @@ class SdtmPredicates(CriterionCompiler[exp.Expr]):
                 )
                 return None
             if len(kept) < len(found):
-                self.note(f"{path}: a value applies to findings only; other records are not counted")
+                self.note(
+                    f"{path}: a value applies to findings only; other records are not counted"
+                )
             found = kept
         if not found:
             self.note(f"{path}: no records of this study can match this criterion")
@@ -214,6 +220,10 @@ class SdtmPredicates(CriterionCompiler[exp.Expr]):
         if absent and by_table:
             self.note(f"{path}: this study has no {', '.join(absent)} data")
         terms = tuple(sorted({t.strip().upper() for t in b.terms}))
+        tests_only = set(by_table) == {"findings"} and set(by_table["findings"]) == {"testcd"}
+        if tests_only and not set(terms) & self.schema.tests:
+            self.note(f"{path}: this study has no {', '.join(terms)} results")
+            return []
         return [
             Target(table, tuple((c, tuple(ds)) for c, ds in sorted(cols.items())), terms)
             for table, cols in sorted(by_table.items())
@@ -258,9 +268,7 @@ class SdtmPredicates(CriterionCompiler[exp.Expr]):
             occur.is_(exp.null()),
             exp.or_(presp.is_(exp.null()), presp.copy().neq(exp.Literal.string("Y"))),
         )
-        return exp.paren(
-            exp.or_(unanswered, occur.copy().neq(exp.Literal.string("N"))), copy=False
-        )
+        return exp.paren(exp.or_(unanswered, occur.copy().neq(exp.Literal.string("N"))), copy=False)
 
     def row_filters(
         self,
@@ -278,9 +286,13 @@ class SdtmPredicates(CriterionCompiler[exp.Expr]):
         lo, hi = self.col(alias, lo_name), self.col(alias, hi_name)
         if e.during is not None:  # the whole interval inside the window
             if e.during.from_ is not None:
-                conds.append(lo.copy() >= exp.cast(exp.Literal.string(e.during.from_.isoformat()), "DATE"))
+                conds.append(
+                    lo.copy() >= exp.cast(exp.Literal.string(e.during.from_.isoformat()), "DATE")
+                )
             if e.during.to is not None:
-                conds.append(hi.copy() <= exp.cast(exp.Literal.string(e.during.to.isoformat()), "DATE"))
+                conds.append(
+                    hi.copy() <= exp.cast(exp.Literal.string(e.during.to.isoformat()), "DATE")
+                )
         if e.value is not None and t.table == "findings":
             conds.append(self.value(e, t, alias, path))
         if e.age is not None and birth is not None:
@@ -387,7 +399,9 @@ class SdtmPredicates(CriterionCompiler[exp.Expr]):
             if e.occurrences is None:
                 q = q.join(rows, on=near)  # persons may repeat: IN absorbs them
             else:  # each matching event counts once, however many anchors it is near
-                q = q.where(exp.Exists(this=exp.select(exp.Literal.number(1)).from_(rows).where(near)))
+                q = q.where(
+                    exp.Exists(this=exp.select(exp.Literal.number(1)).from_(rows).where(near))
+                )
         if e.occurrences is not None:
             count = exp.Count(this=exp.Star())
             having: list[exp.Expr] = [count >= exp.Literal.number(e.occurrences.min)]

@@ -53,6 +53,8 @@ class SdtmSchema:
     """domain -> layout table (domains with at least one dataset of a known class)"""
     test_units: dict[str, frozenset[str | None]] = field(default_factory=dict)
     """findings test code -> the UCUM units of its numeric values (None: no or unknown unit)"""
+    tests: frozenset[str] = frozenset()
+    """every findings test code with at least one row"""
     solicited: frozenset[str] = frozenset()
     """layout tables with rows that may say "did not happen" (--OCCUR, --PRESP; --STAT)"""
     subjects: int = 0
@@ -73,22 +75,26 @@ def inspect_study(study: Study) -> SdtmSchema:
         if v.domain_class in CLASS_TABLE
     }
     rows = study.con.execute(
-        "SELECT testcd, ucum FROM findings WHERE value IS NOT NULL GROUP BY ALL"
+        "SELECT testcd, CASE WHEN value IS NOT NULL THEN ucum END, count(value) FROM findings "
+        "WHERE testcd IS NOT NULL GROUP BY ALL"
     ).fetchall()
     units: dict[str, set[str | None]] = {}
-    for testcd, ucum in rows:
-        if testcd is not None:
+    for testcd, ucum, n in rows:
+        if n:
             units.setdefault(str(testcd), set()).add(None if ucum is None else str(ucum))
     solicited = set()
     for table, cols in (("events", "occur, presp"), ("interventions", "occur, presp"),
                         ("findings", "stat")):  # fmt: skip
         check = " OR ".join(f"{c} IS NOT NULL" for c in cols.split(", "))
-        if study.con.execute(f"SELECT EXISTS (SELECT 1 FROM {table} WHERE {check})").fetchall()[0][0]:
+        if study.con.execute(f"SELECT EXISTS (SELECT 1 FROM {table} WHERE {check})").fetchall()[0][
+            0
+        ]:
             solicited.add(table)
     return SdtmSchema(
         tables=tables,
         solicited=frozenset(solicited),
         test_units={k: frozenset(v) for k, v in units.items()},
+        tests=frozenset(str(r[0]) for r in rows),
         subjects=study.count("subjects"),
         has_dm="DM" in study.views,
     )

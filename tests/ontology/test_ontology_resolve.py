@@ -38,9 +38,7 @@ def codes(system: str, code: str) -> CodesBinding:
 
 def mh(*terms: str) -> SdtmBinding:
     """A condition: recorded as medical history or as an adverse event."""
-    return SdtmBinding(
-        domains=["AE", "MH"], variables=["AEDECOD", "MHDECOD"], terms=sorted(terms)
-    )
+    return SdtmBinding(domains=["AE", "MH"], variables=["AEDECOD", "MHDECOD"], terms=sorted(terms))
 
 
 def finding(domain: str, code: str) -> SdtmBinding:
