@@ -174,8 +174,8 @@ class SdtmPredicates(CriterionCompiler[exp.Expr]):
             found = self._binding_targets(binding, path)
         elif isinstance(binding, CodesBinding):
             found = self._code_targets(e, binding, path)
-        else:  # the base dispatches only the kinds in BINDINGS
-            self.reject(path, f"a {binding.kind} binding names no SDTM records")
+        else:  # a kind this model does not read (the base's words)
+            self.reject(path, self._unread(e, binding))
             return None
         if found is None:
             return None

@@ -67,6 +67,8 @@ CASES: list[tuple[str, dict[str, Any], int]] = [
     ("hypertension in March 2019", {**HTN, "during": MARCH}, 2),  # T-01 (2019-03), T-02
     ("hypertension in 2019", {**HTN, "during": {"from": "2019-01-01", "to": "2019-12-31"}}, 3),
     ("hypertension from 2019-03-10", {**HTN, "during": {"from": "2019-03-10"}}, 1),  # T-02
+    # T-02 (2019-03-15); T-01's March 2019 and T-03's 2019 may be later
+    ("hypertension until 2019-03-15", {**HTN, "during": {"to": "2019-03-15"}}, 1),
     ("asthma pre-specified, never answered", {"concept": "hf:Asthma"}, 0),
     ("MedDRA PT", meddra("10020772"), 1),  # T-02's AEPTCD
     ("MedDRA SOC with descendants", meddra("10047065"), 1),
@@ -114,7 +116,24 @@ CASES: list[tuple[str, dict[str, Any], int]] = [
         {"concept": "hf:Aspirin", "during": {"from": "2018-12-01", "to": "2018-12-31"}},
         1,
     ),
-    ("aspirin from 2018-12-15", {"concept": "hf:Aspirin", "during": {"from": "2018-12-15"}}, 0),
+    # T-02's aspirin in April 2019; T-03's December 2018 may be before the 15th
+    ("aspirin from 2018-12-15", {"concept": "hf:Aspirin", "during": {"from": "2018-12-15"}}, 1),
+    # T-02: hypertension 2019-03-15, aspirin some day of April 2019 (up to 46 days after)
+    (
+        "aspirin 20 days after hypertension",
+        {"concept": "hf:Aspirin", "within": {"of": HTN, "days_after": 20}},
+        0,
+    ),
+    (
+        "aspirin 46 days after hypertension",
+        {"concept": "hf:Aspirin", "within": {"of": HTN, "days_after": 46}},
+        1,
+    ),
+    (
+        "aspirin 45 days after hypertension",
+        {"concept": "hf:Aspirin", "within": {"of": HTN, "days_after": 45}},
+        0,
+    ),
     ("no glucose results here", {"concept": "hf:Glucose"}, 0),
     ("not glucose", {"not": {"concept": "hf:Glucose"}}, 6),
 ]
