@@ -20,7 +20,7 @@ Modules: `spec` (SynthSpec, Summary), `catalogue` (clinical items and disease pa
 SQL), `omop_schema` (our compact DDL), `omop` (population -> OMOP rows), `writers` (DuckDB,
 PostgreSQL), `sdtm` (the population as SDTM domains), `demo` (the demo sites), `cli`
 (`hyperfed generate ...`).
-
+"""
 
 from hyperfed.synth.demo import DEMO_SDTM_SITES, DEMO_SITES, write_demo_sites
 from hyperfed.synth.errors import SynthError, SynthSpecError, SynthWriteError
