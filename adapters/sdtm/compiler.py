@@ -23,6 +23,7 @@ Every term, code and bound is a sqlglot literal: an injected term is a literal, 
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
@@ -43,7 +44,7 @@ from hyperfed.adapters.sdtm.schema import (
     MEDDRA_GROUPS,
     SdtmSchema,
 )
-from hyperfed.adapters.sql import date_key, date_key_expr, isin, num, table_expr, union_all
+from hyperfed.adapters.sql import isin, num, table_expr, union_all
 from hyperfed.adapters.units import compatible_units, range_in
 
 __all__ = ["MEDDRA", "SEX_CODES", "SdtmPredicates"]
@@ -68,23 +69,33 @@ class Target:
     values: tuple[str, ...]
 
 
-def _minus(key: exp.Expr | int, years: int) -> exp.Expr:
-    if isinstance(key, int):
-        return exp.Literal.number(key - years * 10000)
-    return key.copy() - exp.Literal.number(years * 10000)
+def years_before(day: exp.Expr | dt.date, years: int) -> exp.Expr:
+    """The date `years` years before `day` (29 February -> 28 February in common years):
+    age >= n on `day` <=> born on or before it."""
+    if isinstance(day, dt.date):
+        try:
+            earlier = day.replace(year=day.year - years)
+        except ValueError:  # 29 February
+            earlier = day.replace(year=day.year - years, day=28)
+        return exp.cast(exp.Literal.string(earlier.isoformat()), "DATE")
+    shifted = exp.DateSub(
+        this=day.copy(), expression=exp.Literal.number(years), unit=exp.var("YEAR")
+    )
+    return exp.cast(shifted, "DATE")
 
 
 def age_between(
-    birth_lo: exp.Expr, birth_hi: exp.Expr, lo: exp.Expr | int, hi: exp.Expr | int, r: AgeRange
-) -> exp.Expr:
+    birth_lo: exp.Expr, birth_hi: exp.Expr, lo: exp.Expr | dt.date, hi: exp.Expr | dt.date,
+    r: AgeRange,
+) -> exp.Expr:  # fmt: skip
     """The age in whole years lies in `r` for every birth date in [birth_lo, birth_hi] and
-    every day in [lo, hi] (date keys yyyymmdd): the youngest at the earliest day is old
-    enough, the oldest at the latest day young enough. NULL (unknown) when a date is."""
+    every day in [lo, hi]: the youngest on the earliest day is old enough, the oldest on the
+    latest day young enough. NULL (unknown) when a date is."""
     conds: list[exp.Expr] = []
     if r.min is not None:
-        conds.append(date_key_expr(birth_hi) <= _minus(lo, r.min))
+        conds.append(birth_hi.copy() <= years_before(lo, r.min))
     if r.max is not None:
-        conds.append(date_key_expr(birth_lo) > _minus(hi, r.max + 1))
+        conds.append(birth_lo.copy() > years_before(hi, r.max + 1))
     return exp.and_(*conds)
 
 
@@ -149,8 +160,7 @@ class SdtmPredicates(CriterionCompiler[exp.Expr]):
 
     # -- person criteria -------------------------------------------------------------------
     def age_today(self, c: AgeCriterion, path: str) -> exp.Expr:
-        key = date_key(self.as_of)
-        return exp.paren(age_between(*self.birth(self.outer), key, key, c.age))
+        return exp.paren(age_between(*self.birth(self.outer), self.as_of, self.as_of, c.age))
 
     def sex(self, e: EventCriterion, binding: SexBinding, path: str) -> exp.Expr:
         col = self.col(self.outer, "sex")
@@ -296,7 +306,7 @@ class SdtmPredicates(CriterionCompiler[exp.Expr]):
         if e.value is not None and t.table == "findings":
             conds.append(self.value(e, t, alias, path))
         if e.age is not None and birth is not None:
-            conds.append(age_between(*birth, date_key_expr(lo), date_key_expr(hi), e.age))
+            conds.append(age_between(*birth, lo, hi, e.age))
         return conds
 
     def value(self, e: EventCriterion, t: Target, alias: str, path: str) -> exp.Expr:
@@ -452,7 +462,7 @@ class SdtmPredicates(CriterionCompiler[exp.Expr]):
     def age_label(self, s: Stratify) -> exp.Expr:
         """The age band on `as_of` every birth date of the interval falls in; "unknown" when
         the birth interval is unknown or spans two bands."""
-        key = date_key(self.as_of)
+        day = self.as_of
         birth_lo, birth_hi = self.birth(self.outer)
         labels = age_band_labels(s.age_bands)
         case = exp.Case().when(
@@ -465,6 +475,6 @@ class SdtmPredicates(CriterionCompiler[exp.Expr]):
                 fits: exp.Expr = exp.true()
             else:
                 band = AgeRange(min=low or None, max=None if upper is None else upper - 1)
-                fits = age_between(birth_lo.copy(), birth_hi.copy(), key, key, band)
+                fits = age_between(birth_lo, birth_hi, day, day, band)
             case = case.when(fits, exp.Literal.string(label))
         return case.else_(exp.Literal.string("unknown"))
