@@ -201,3 +201,22 @@ def test_unknown_variables_and_unread_kinds_are_unsupported(folder: Path) -> Non
         assert "no RxNorm codes" in got.unsupported[0].reason
     finally:
         adapter.close()
+
+
+def test_a_passed_deadline_stops_the_query(folder: Path) -> None:
+    from hyperfed.adapters.deadline import Deadline
+    from hyperfed.adapters.errors import QueryTimeout
+
+    adapter = SdtmAdapter.from_source(str(folder))
+    try:
+        binding = {
+            "x:htn": SdtmBinding(domains=["MH"], variables=["MHDECOD"], terms=["HYPERTENSION"])
+        }
+        native = adapter.compile(q({"concept": "x:htn"}), binding)
+        with pytest.raises(QueryTimeout, match="deadline"):
+            adapter.run(native, Deadline(at=0.0, budget=0.5))
+        with pytest.raises(QueryTimeout):
+            adapter.count(q({"concept": "x:htn"}), binding, Deadline(at=0.0, budget=0.5))
+        assert adapter.run(native, Deadline.after(30)).total == 3
+    finally:
+        adapter.close()
