@@ -22,19 +22,20 @@ from typing import Any, Literal
 
 __all__ = ["Problem", "Report", "Severity", "render_report"]
 
-Severity = Literal["error", "warning"]
-_SEVERITIES: tuple[Severity, ...] = ("error", "warning")
+Severity = Literal["error", "warning", "info"]
+_SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
 
 
 @dataclass(frozen=True)
 class Problem:
-    """One finding. `file` is relative to the source folder; `row` is a 1-based data row (None
-    for a problem of the whole file or column); `count` > 1 when the problem stands for several
+    """One finding. `file` is relative to the source folder; `row` is a 1-based data row, or the
+    key of the record concerned where records have no row number (a DICOM series' UID); None
+    for a problem of the whole file or column; `count` > 1 when the problem stands for several
     rows (then `row` is the first of them)."""
 
     severity: Severity
     file: str | None
-    row: int | None
+    row: int | str | None
     column: str | None
     code: str
     message: str
@@ -42,7 +43,7 @@ class Problem:
 
     def __post_init__(self) -> None:
         if self.severity not in _SEVERITIES:
-            raise ValueError(f"severity must be 'error' or 'warning', not {self.severity!r}")
+            raise ValueError(f"severity must be one of {_SEVERITIES}, not {self.severity!r}")
         if self.count < 1:
             raise ValueError(f"count must be at least 1, not {self.count}")
 
@@ -68,11 +69,13 @@ class Problem:
         )
 
 
-def _sort_key(p: Problem) -> tuple[int, str, int, str, str]:
+def _sort_key(p: Problem) -> tuple[int, str, int, str, str, str]:
+    row = p.row if isinstance(p.row, int) else -1
     return (
         _SEVERITIES.index(p.severity),
         p.file or "",
-        p.row if p.row is not None else -1,
+        row,
+        p.row if isinstance(p.row, str) else "",
         p.column or "",
         p.code,
     )
@@ -107,6 +110,10 @@ class Report:
     @property
     def warnings(self) -> list[Problem]:
         return [p for p in self.problems if p.severity == "warning"]
+
+    @property
+    def infos(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "info"]
 
     @property
     def ok(self) -> bool:
@@ -176,7 +183,7 @@ def render_report(report: Report, console: Any = None, *, limit: int | None = 20
             table.add_column(name, overflow="fold")
         shown = problems if limit is None else problems[:limit]
         for p in shown:
-            colour = "red" if p.severity == "error" else "yellow"
+            colour = {"error": "red", "warning": "yellow"}.get(p.severity, "cyan")
             row = "" if p.row is None else str(p.row)
             if p.count > 1:
                 row += f" (+{p.count - 1})"
