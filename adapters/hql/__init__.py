@@ -6,7 +6,6 @@ from hyperfed.adapters.hql.bindings import (
     CodesBinding,
     DicomBinding,
     EveryoneBinding,
-    SdtmBinding,
     SexBinding,
     Unexpressible,
 )
@@ -44,7 +43,6 @@ __all__ = [
     "NotCriterion",
     "Occurrences",
     "Query",
-    "SdtmBinding",
     "SexBinding",
     "Stratify",
     "Unexpressible",

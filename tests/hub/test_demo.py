@@ -1,5 +1,6 @@
-"""The demo federation (what `./hf demo` starts): a hub and three OMOP nodes — the real
-Eunomia CDM and two synthetic sites — answering over real HTTP on loopback."""
+"""The demo federation (what `./hf demo` starts): a hub and four nodes — the real Eunomia
+CDM, two synthetic OMOP sites and a synthetic SDTM trial — answering over real HTTP on
+loopback."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ def test_demo_federation_answers_the_example_queries(tmp_path: Path) -> None:
     with contextlib.ExitStack() as stack:
         urls = [stack.enter_context(serve(app, p)) for app, p in apps]
         hub = urls[0]
-        assert {s.id for s in SITES} == {"eunomia", "uni-hospital", "regional-clinic"}
+        assert {s.id for s in SITES} == {"eunomia", "uni-hospital", "regional-clinic", "trial-sdtm"}
         for example in sorted(EXAMPLES.glob("*.json")):
             r = httpx.post(f"{hub}/queries", json=json.loads(example.read_text()), timeout=60)
             assert r.status_code == 200, (example.name, r.text)
@@ -33,6 +34,14 @@ def test_demo_federation_answers_the_example_queries(tmp_path: Path) -> None:
             assert statuses["uni-hospital"] == "ok", (example.name, statuses)
             assert statuses["regional-clinic"] in ("ok", "suppressed"), statuses
             assert statuses["eunomia"] in ("ok", "suppressed", "unsupported"), statuses
+            # the SDTM trial (3,000 subjects: few GI bleedings); hf:CT names an imaging
+            # modality, which SDTM records do not hold
+            sdtm = {
+                "gi-bleed-female-or-60.json": ("ok", "suppressed"),
+                "low-hemoglobin-men.json": ("ok",),
+                "lung-cancer-ct-over-60.json": ("unsupported",),
+            }[example.name]
+            assert statuses["trial-sdtm"] in sdtm, (example.name, statuses)
         # the lung cancer example needs cancer patients with CTs: the synthetic sites have them
         lung = json.loads((EXAMPLES / "lung-cancer-ct-over-60.json").read_text())
         body = httpx.post(f"{hub}/queries", json=lung, timeout=60).json()
@@ -43,3 +52,5 @@ def test_demo_federation_answers_the_example_queries(tmp_path: Path) -> None:
     assert not list(tmp_path.glob("*.tmp"))
     with duckdb.connect(str(tmp_path / "regional-clinic.duckdb"), read_only=True) as con:
         assert con.execute("SELECT COUNT(*) FROM person").fetchone() == (5000,)
+    assert (tmp_path / "trial-sdtm" / "dm.csv").exists()
+    assert 'model = "sdtm"' in (tmp_path / "trial-sdtm.toml").read_text()
