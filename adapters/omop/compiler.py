@@ -211,6 +211,8 @@ class OmopPredicates(CriterionCompiler[exp.Expr]):
     ) -> tuple[list[_Target] | None, tuple[int, ...]]:
         """The event tables (with concept ids and source values) `codes` are found in, and
         gender concept ids among them; None when the codes cannot be used here."""
+        if self.deadline is not None:  # every plan comes here once per event criterion
+            self.deadline.check()
         by_domain: dict[str, set[int]] = {}
         anywhere: set[int] = set()
         sources: set[str] = set()
