@@ -15,7 +15,14 @@ from hyperfed.adapters.openapi import complete_openapi
 __all__ = ["hub_openapi"]
 
 _SPARQL = ["application/sparql-results+json", "text/turtle"]
-_OFFLOADED = ["/queries", "/queries/{job_id}", "/audit", "/concepts", "/ontology"]
+_OFFLOADED = [
+    "/queries",
+    "/queries/{job_id}",
+    "/audit",
+    "/concepts",
+    "/concepts/{ref}",
+    "/ontology",
+]
 
 
 def hub_openapi(app: FastAPI) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from hyperfed.adapters.problems import BadRequest, UnsupportedMedia
-from hyperfed.hub.state import HubDep
+from hyperfed.hub.state import Hub, HubDep
 
 __all__ = ["router"]
 
@@ -70,10 +70,15 @@ def _form_query(raw: bytes) -> str:
     return values[0] if values else ""
 
 
-@router.api_route("/ontology/sparql", methods=["GET", "POST"])
-async def sparql(request: Request, hub: HubDep, query: str | None = None) -> Response:
+@router.get("/ontology/sparql")
+async def sparql_get(hub: HubDep, query: str | None = None) -> Response:
+    return await _sparql(hub, query)
+
+
+@router.post("/ontology/sparql")
+async def sparql_post(request: Request, hub: HubDep, query: str | None = None) -> Response:
     text = query
-    if text is None and request.method == "POST":
+    if text is None:
         ctype = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
         raw = await request.body()
         if ctype == "application/sparql-query":
@@ -86,11 +91,16 @@ async def sparql(request: Request, hub: HubDep, query: str | None = None) -> Res
                 "application/x-www-form-urlencoded (query=...)",
                 header="content-type",
             )
+    return await _sparql(hub, text)
+
+
+async def _sparql(hub: Hub, text: str | None) -> Response:
     if not text:
         raise BadRequest("give a SPARQL query as ?query=...")
+    query = text
 
     def evaluate() -> Response:
-        out = hub.ontology.sparql(text)
+        out = hub.ontology.sparql(query)
         if isinstance(out, str):
             return Response(out, media_type="text/turtle")
         # rendered here, in the worker thread, like the evaluation
