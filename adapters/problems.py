@@ -5,8 +5,8 @@ Both apps raise `ProblemError`s (or let FastAPI raise its own) and call
 response body. Bodies never carry a count or a data value beyond the offending input, and
 always encode (a lone surrogate in the input becomes U+FFFD in the answer).
 
-It also reads request bodies, for both apps: `json_body()` wants `Content-Type:
-application/json` and parses strictly (`parse_json`): I-JSON (RFC 7493) within the limits
+It also reads request bodies, for both apps: `require_json()` wants `Content-Type:
+application/json`, and `parse_json()` parses strictly: I-JSON (RFC 7493) within the limits
 of `hyperfed.adapters.limits` — no duplicate keys, no NaN/Infinity or numbers that overflow,
 integers within 2^53, strings without lone surrogates and not too long, not nested too
 deeply. Each refusal names the JSON path.
@@ -26,18 +26,18 @@ Errors::
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from hyperfed.adapters import limits
 
@@ -53,7 +53,6 @@ __all__ = [
     "Unavailable",
     "UnsupportedMedia",
     "install_problem_handlers",
-    "json_body",
     "json_media_type",
     "parse_json",
     "problem",
@@ -291,19 +290,26 @@ def require_json(request: Request) -> None:
         )
 
 
-async def json_body(request: Request) -> Any:
-    """The request's JSON body: 415 without a JSON Content-Type; parsed (`parse_json`) in a
-    worker thread when it is large, so it never holds up the event loop. (Its size is
-    bounded before it is read: `hyperfed.adapters.guard`.)"""
-    require_json(request)
-    raw = await request.body()
-    if len(raw) < 16_384:
-        return parse_json(raw)
-    return await asyncio.to_thread(parse_json, raw)
-
-
 def _loc_path(loc: Sequence[int | str]) -> str:
     return ".".join(str(x) for x in loc)
+
+
+def _leaves(routes: Iterable[Any]) -> Iterator[Any]:
+    for route in routes:
+        included = getattr(route, "original_router", None)  # an included APIRouter
+        if included is not None:
+            yield from _leaves(included.routes)
+        else:
+            yield route
+
+
+def _allowed(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in _leaves(request.app.router.routes):
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
 
 
 def install_problem_handlers(app: FastAPI, service: str = "service") -> None:
@@ -322,8 +328,11 @@ def install_problem_handlers(app: FastAPI, service: str = "service") -> None:
         return problem(422, "Invalid request", detail, errors=errors)
 
     @app.exception_handler(HTTPException)
-    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
-        return problem(exc.status_code, str(exc.detail), str(exc.detail), dict(exc.headers or {}))
+    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # every method of the path, whichever route serves it
+            headers["Allow"] = ", ".join(_allowed(request)) or headers.get("Allow", "")
+        return problem(exc.status_code, str(exc.detail), str(exc.detail), headers)
 
     @app.exception_handler(Exception)
     async def _crash(_: Request, exc: Exception) -> JSONResponse:
