@@ -235,3 +235,45 @@ def test_health_answers_promptly_during_a_5000_code_query(
     finally:
         _kill(hub)
         _kill(node)
+
+
+def _children(pid: int) -> list[int]:
+    return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def test_the_demo_runs_each_service_in_its_own_process_and_stops_on_sigterm(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    while any(_in_use(port + i) for i in range(1, 4)):
+        port = free_port()
+    demo = _start(
+        tmp_path / "demo.log", "demo", "--data-dir", str(tmp_path / "demo"), "--port", str(port)
+    )
+    try:
+        for i in range(4):
+            _wait_healthy(demo, f"http://127.0.0.1:{port + i}", timeout=240)
+        services = _children(demo.pid)
+        assert len(services) == 4, services  # three nodes and the hub, one process each
+        example = Path(__file__).resolve().parents[2] / "deploy/examples/queries"
+        query = json.loads((example / "gi-bleed-female-or-60.json").read_text())
+        r = httpx.post(f"http://127.0.0.1:{port}/queries", json=query, timeout=60)
+        assert r.status_code == 200 and len(r.json()["nodes"]) == 3, r.text
+        took = _stop_time(demo)
+        assert took < STOP_WITHIN + 2, took
+        for pid in services:
+            assert not Path(f"/proc/{pid}").exists() or "zombie" in _state(pid), pid
+    finally:
+        _kill(demo)
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/status").read_text().lower()
+    except FileNotFoundError:
+        return "zombie"
+
+
+def _in_use(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
