@@ -19,6 +19,10 @@ from hyperfed.hub.state import Hub, HubDep
 __all__ = ["router"]
 
 log = logging.getLogger("hyperfed.hub")
+
+INLINE_BYTES = 2048
+"""a query body up to this size is prepared on the event loop (a fraction of a millisecond,
+cheaper than the hop to a worker thread); larger ones in a worker thread."""
 router = APIRouter()
 
 
@@ -26,7 +30,11 @@ router = APIRouter()
 async def post_query(request: Request, hub: HubDep) -> Response:
     require_json(request)
     raw = await request.body()
-    prepared, result = await hub.offload(hub.admit, raw, what="query's preparation")
+    small = len(raw) <= INLINE_BYTES
+    if small:  # a small query prepares in well under a millisecond: no thread hop
+        prepared, result = hub.admit(raw)
+    else:
+        prepared, result = await hub.offload(hub.admit, raw, what="query's preparation")
     researcher = request.headers.get("x-researcher")
     location = {"Location": f"/queries/{result.id}"}
     if "respond-async" in request.headers.get("prefer", ""):
@@ -39,7 +47,7 @@ async def post_query(request: Request, hub: HubDep) -> Response:
         task.add_done_callback(hub.tasks.discard)
         return JSONResponse(body, status_code=202, headers=location)
     done = await hub.run(result, prepared, researcher)
-    content = await asyncio.to_thread(done.model_dump_json)
+    content = done.model_dump_json() if small else await asyncio.to_thread(done.model_dump_json)
     return Response(content, media_type="application/json", headers=location)
 
 
