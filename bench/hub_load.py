@@ -54,10 +54,14 @@ def _pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(p * len(ordered)))]
 
 
+FAILURES: list[str] = []
+
+
 async def _load(
     one: Callable[[], Awaitable[None]], concurrency: int, total: int
 ) -> tuple[float, list[float]]:
-    """Run `one` `total` times from `concurrency` workers; (queries/s, latencies in ms)."""
+    """Run `one` `total` times from `concurrency` workers; (queries/s, latencies in ms).
+    A failed query is timed like the others and recorded in FAILURES."""
     latencies: list[float] = []
     left = total
 
@@ -66,7 +70,10 @@ async def _load(
         while left > 0:
             left -= 1
             started = time.perf_counter()
-            await one()
+            try:
+                await one()
+            except (RuntimeError, httpx.HTTPError) as exc:
+                FAILURES.append(f"{type(exc).__name__}: {str(exc)[:200]}")
             latencies.append((time.perf_counter() - started) * 1000)
 
     started = time.perf_counter()
@@ -82,8 +89,12 @@ async def _measure(hub: str, node_bodies: list[tuple[str, bytes]], total: int) -
 
         async def via_hub() -> None:
             r = await client.post(f"{hub}/queries", content=query, headers=headers)
-            if r.status_code != 200 or any(n["status"] != "ok" for n in r.json()["nodes"]):
+            if r.status_code != 200:
                 raise RuntimeError(f"hub answered {r.status_code}: {r.text[:300]}")
+            bad = [(n["node"], n["status"], n["error"]) for n in r.json()["nodes"]]
+            bad = [b for b in bad if b[1] != "ok"]
+            if bad:
+                raise RuntimeError(f"hub: nodes not ok: {bad}")
 
         async def direct() -> None:
             replies = await asyncio.gather(
@@ -112,6 +123,9 @@ async def _measure(hub: str, node_bodies: list[tuple[str, bytes]], total: int) -
                 f"{BEFORE[c][0]:>5} {BEFORE[c][1]:>5}"
             )
         print(f"(mean hub latency at C={LEVELS[-1]}: {statistics.mean(lat):.1f} ms, {n} queries)")
+        print(f"failed queries: {len(FAILURES)}")
+        for f in sorted(set(FAILURES))[:10]:
+            print(f"  {f}")
 
 
 def main() -> None:

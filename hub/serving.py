@@ -19,16 +19,26 @@ from typing import Any
 
 import uvicorn
 
-__all__ = ["GRACE_SECONDS", "serve_app"]
+__all__ = ["GRACE_SECONDS", "KEEP_ALIVE_SECONDS", "serve_app"]
 
 GRACE_SECONDS = 3
 """how long requests in flight may take to finish after SIGTERM."""
+
+KEEP_ALIVE_SECONDS = 75
+"""how long an idle connection stays open: longer than clients keep idle connections
+(httpx: 5 s, the hub's node client included), so that a client never reuses a connection
+the server is closing at that moment (a failed request, reported as a node error)."""
 
 
 def serve_app(app: Any, host: str, port: int, log_level: str = "warning") -> None:
     """Serve `app` until SIGTERM/SIGINT; then end the process within a few seconds."""
     config = uvicorn.Config(
-        app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=GRACE_SECONDS
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        timeout_graceful_shutdown=GRACE_SECONDS,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
     server = _Server(config)
     loop = asyncio.new_event_loop()
