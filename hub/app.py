@@ -1,14 +1,20 @@
 """The hub's HTTP API (FastAPI). `create_app(settings)` only assembles: the hub's state
-(`hyperfed.hub.state.Hub`, injected into the routes), the problem+json handlers and one
-router per area (`hyperfed.hub.routes`). There are no import-time singletons."""
+(`hyperfed.hub.state.Hub`, injected into the routes), the problem+json handlers, the
+request guard (bodies and headers bounded before a route reads them), one router per area
+(`hyperfed.hub.routes`) and the completed OpenAPI document (`hyperfed.hub.openapi`).
+There are no import-time singletons."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
+from hyperfed.adapters.guard import RequestGuard
+from hyperfed.adapters.limits import MAX_BODY_BYTES, MAX_SPARQL_BODY_BYTES
+from hyperfed.hub.openapi import hub_openapi
 from hyperfed.hub.problems import install_hub_problems
 from hyperfed.hub.routes import ROUTERS
 from hyperfed.hub.settings import HubSettings
@@ -40,6 +46,18 @@ def create_app(
     )
     app.state.hub = hub
     install_hub_problems(app)
+    app.add_middleware(
+        RequestGuard,
+        max_body=MAX_BODY_BYTES,
+        body_limits={"/ontology/sparql": MAX_SPARQL_BODY_BYTES},
+    )
     for router in ROUTERS:
         app.include_router(router)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = hub_openapi(app)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app

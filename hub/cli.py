@@ -78,17 +78,17 @@ def hub_serve(
     host: str = "127.0.0.1",
     port: int = 8100,
 ) -> None:
-    """Serve the hub API."""
-    import uvicorn
-
+    """Serve the hub API (until SIGTERM or Ctrl-C; it then stops within a few seconds)."""
     from hyperfed.hub.app import create_app
+    from hyperfed.hub.serving import serve_app
     from hyperfed.hub.settings import SettingsError, load_settings
 
     try:
         settings = load_settings(config)
+        app = create_app(settings)
     except SettingsError as exc:
         fail(str(exc))
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    serve_app(app, host, port)
 
 
 @app.command()
@@ -154,3 +154,7 @@ def main() -> None:
         app()
     except KeyboardInterrupt:  # pragma: no cover
         sys.exit(130)
+
+
+if __name__ == "__main__":  # python -m hyperfed.hub.cli (the demo starts its services so)
+    main()

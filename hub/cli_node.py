@@ -119,17 +119,16 @@ def node_serve(
     port: int = 8101,
 ) -> None:
     """Serve this node's count API (protected counts only)."""
-    import uvicorn
-
     from hyperfed.adapters.errors import AdapterError
     from hyperfed.adapters.node import ConfigError, create_node_app, open_node
+    from hyperfed.hub.serving import serve_app
 
     node_config = _config(config, None, None)
     try:
         service = open_node(node_config)
     except (ConfigError, AdapterError, ValueError) as exc:
         fail(str(exc))
-    uvicorn.run(create_node_app(service), host=host, port=port, log_level="warning")
+    serve_app(create_node_app(service), host, port)  # stops within seconds of SIGTERM
 
 
 def _local_config(model: str, source: str) -> Any:

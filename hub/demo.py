@@ -8,6 +8,11 @@
 
 Data and the generated configuration files (useful as examples) go to `data_dir`; data
 is generated once and reused.
+
+`run_demo` runs each node in a process of its own and the hub in another (`hyperfed node
+serve`, `hyperfed hub serve`), as a real federation does: a slow node never stalls the
+hub. SIGTERM or Ctrl-C stops them all within a few seconds. (`build_apps` gives the same
+apps in this process, for tests.)
 """
 
 from __future__ import annotations
@@ -16,10 +21,15 @@ import asyncio
 import contextlib
 import shutil
 import signal
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import uvicorn
 from fastapi import FastAPI
 from rich.console import Console
@@ -29,7 +39,18 @@ from hyperfed.adapters.node import create_node_app, load_node_config, open_node
 from hyperfed.hub.app import create_app
 from hyperfed.hub.settings import load_settings
 
-__all__ = ["DemoSite", "build_apps", "prepare_demo", "run_demo", "serve_all"]
+__all__ = [
+    "DemoSite",
+    "build_apps",
+    "prepare_demo",
+    "run_demo",
+    "serve_all",
+    "start_processes",
+    "stop_processes",
+]
+
+STARTUP_SECONDS = 120.0
+"""how long the demo waits for its services to answer /health."""
 
 
 @dataclass(frozen=True)
@@ -146,18 +167,100 @@ def build_apps(data_dir: Path, host: str, port: int) -> list[tuple[FastAPI, int]
     return apps
 
 
+def _command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "hyperfed.hub.cli", *args]
+
+
+def start_processes(data_dir: Path, host: str, port: int) -> list[subprocess.Popen[bytes]]:
+    """The demo's services, each in a process of its own (nodes first, then the hub);
+    returns once every one answers /health. Prepares the data first (`prepare_demo`)."""
+    hub_toml = prepare_demo(data_dir, host, port)
+    procs: list[subprocess.Popen[bytes]] = []
+    urls: list[str] = []
+    try:
+        for i, site in enumerate(SITES, start=1):
+            config = str(data_dir / f"{site.id}.toml")
+            procs.append(
+                subprocess.Popen(
+                    _command(
+                        "node", "serve", "--config", config, "--host", host, "--port", str(port + i)
+                    )
+                )
+            )
+            urls.append(f"http://{host}:{port + i}")
+        procs.append(
+            subprocess.Popen(
+                _command(
+                    "hub", "serve", "--config", str(hub_toml), "--host", host, "--port", str(port)
+                )
+            )
+        )
+        urls.append(f"http://{host}:{port}")
+        _wait_healthy(procs, urls)
+    except BaseException:
+        stop_processes(procs)
+        raise
+    return procs
+
+
+def _wait_healthy(procs: list[subprocess.Popen[bytes]], urls: list[str]) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    for proc, url in zip(procs, urls, strict=True):
+        while True:
+            if proc.poll() is not None:
+                raise SystemExit(
+                    f"the demo service for {url} stopped (exit status {proc.returncode})"
+                )
+            try:
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit(
+                    f"the demo service for {url} did not start in {STARTUP_SECONDS:g} s"
+                )
+            time.sleep(0.1)
+
+
+def stop_processes(procs: list[subprocess.Popen[bytes]], grace: float = 8.0) -> None:
+    """SIGTERM every process, then SIGKILL those still running after `grace` seconds."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    ends = time.monotonic() + grace
+    for proc in procs:
+        try:
+            proc.wait(timeout=max(0.1, ends - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def run_demo(host: str, port: int, data_dir: Path, console: Console) -> None:
     console.print(f"preparing demo data in {data_dir} ...")
-    servers = [
-        uvicorn.Config(app, host=host, port=p, log_level="warning")
-        for app, p in build_apps(data_dir, host, port)
-    ]
-    console.print(f"[bold green]hub[/]   http://{host}:{port}   (API docs: /docs)")
-    for i, site in enumerate(SITES, start=1):
-        console.print(f"node  http://{host}:{port + i}   {site.id}: {site.title}")
-    console.print(
-        "\ntry:  hyperfed query --hub "
-        f"http://{host}:{port} deploy/examples/queries/gi-bleed-female-or-60.json\n"
-        "stop with Ctrl-C"
-    )
-    asyncio.run(serve_all(servers))
+    prepare_demo(data_dir, host, port)  # before the handlers below: Ctrl-C stops it at once
+    stop = threading.Event()
+    previous = {
+        sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        procs = start_processes(data_dir, host, port)
+        console.print(f"[bold green]hub[/]   http://{host}:{port}   (API docs: /docs)")
+        for i, site in enumerate(SITES, start=1):
+            console.print(f"node  http://{host}:{port + i}   {site.id}: {site.title}")
+        console.print(
+            "\ntry:  hyperfed query --hub "
+            f"http://{host}:{port} deploy/examples/queries/gi-bleed-female-or-60.json\n"
+            "stop with Ctrl-C"
+        )
+        while not stop.wait(0.5):
+            gone = [p for p in procs if p.poll() is not None]
+            if gone:
+                console.print(f"[red]a demo service stopped (exit status {gone[0].returncode})[/]")
+                break
+    finally:
+        stop_processes(procs)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

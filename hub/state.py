@@ -1,18 +1,28 @@
 """The hub's state for one app — settings, ontology, job store, node client — and the
 FastAPI dependency that hands it to the routes (`HubDep`). Built by `create_app`; no
-import-time singletons."""
+import-time singletons.
+
+Nothing heavy runs on the event loop: `admit()` (parse, validate, canonical form,
+resolution) and `offload()` (the ontology, the job store, serialisation) run in worker
+threads under the hub's deadline, so one big request never holds up another."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import uuid
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
+from pydantic import ValidationError
 
+from hyperfed.adapters.hql.errors import size_problems, validation_problems
+from hyperfed.adapters.hql.model import Query
+from hyperfed.adapters.problems import Unavailable, parse_json
 from hyperfed.hub.client import MAX_RESPONSE_BYTES, NodeClient
-from hyperfed.hub.prepare import Prepared, prepare
+from hyperfed.hub.prepare import Prepared, QueryRejected, prepare
 from hyperfed.hub.results import FederatedResult
 from hyperfed.hub.settings import HubSettings, SettingsError
 from hyperfed.hub.store import JobStore
@@ -21,6 +31,8 @@ from hyperfed.hub.transport import HttpTransport, Transport
 from hyperfed.ontology import Ontology
 
 __all__ = ["Hub", "HubDep", "get_hub"]
+
+T = TypeVar("T")
 
 
 class Hub:
@@ -54,7 +66,40 @@ class Hub:
         self.store.close()
 
     def prepare(self, document: Any) -> Prepared:
-        return prepare(document, self.ontology, self.models, dt.date.today())
+        """Validate and prepare a query document (raises `QueryRejected` naming each path):
+        structure first, then its size (`hyperfed.adapters.limits`), then codes, concepts
+        and units, canonical form and bindings, then the size with its concepts' codes."""
+        try:
+            query = Query.model_validate(document)
+        except ValidationError as exc:
+            raise QueryRejected(validation_problems(exc, document)) from exc
+        problems = size_problems(query)
+        if problems:
+            raise QueryRejected(problems)
+        prepared = prepare(query, self.ontology, self.models, dt.date.today())
+        for model in sorted(prepared.bindings):
+            problems = size_problems(prepared.query, prepared.bindings[model], model=model)
+            if problems:
+                raise QueryRejected(problems)
+        return prepared
+
+    def admit(self, raw: bytes) -> tuple[Prepared, FederatedResult]:
+        """The body of `POST /queries` as a prepared query and its new job (blocking: call
+        it through `offload`)."""
+        prepared = self.prepare(parse_json(raw))
+        return prepared, self.new_result(prepared)
+
+    async def offload(self, work: Callable[..., T], *args: Any, what: str = "request") -> T:
+        """`work(*args)` in a worker thread, waited for at most the hub's deadline (503 when
+        it passes; the thread is abandoned and ends on its own)."""
+        try:
+            return await asyncio.wait_for(
+                asyncio.to_thread(functools.partial(work, *args)), self.settings.deadline
+            )
+        except TimeoutError as exc:
+            raise Unavailable(
+                f"the {what} took longer than the hub's {self.settings.deadline:g} s deadline"
+            ) from exc
 
     def new_result(self, prepared: Prepared) -> FederatedResult:
         assert prepared.query.as_of is not None
@@ -83,14 +128,13 @@ class Hub:
                 "strata": federated_strata(nodes, floor),
             }
         )
-        await asyncio.to_thread(
-            self.store.finish,
-            done.id,
-            done.finished or done.created,
-            researcher,
-            done.model_dump(mode="json"),
-        )
+        await asyncio.to_thread(self._finish, done, researcher)
         return done
+
+    def _finish(self, done: FederatedResult, researcher: str | None) -> None:
+        self.store.finish(
+            done.id, done.finished or done.created, researcher, done.model_dump(mode="json")
+        )
 
 
 def get_hub(request: Request) -> Hub:

@@ -2,16 +2,24 @@
 
 pydantic reports locations that include union tags (``criteria.all.all.0``); `json_path()`
 walks the submitted document alongside the location and keeps only the steps that exist
-in it, giving ``criteria.all[0]``.
+in it, giving ``criteria.all[0]``. `size_problems()` names where a query passes the limits
+on its size (`hyperfed.adapters.limits`: event criteria, codes).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-__all__ = ["Problem", "json_path", "validation_problems"]
+from hyperfed.adapters import limits
+
+if TYPE_CHECKING:
+    from hyperfed.adapters.hql.bindings import BindingBase
+    from hyperfed.adapters.hql.model import Query
+
+__all__ = ["Problem", "json_path", "size_problems", "validation_problems"]
 
 Problem = dict[str, Any]
 
@@ -51,3 +59,43 @@ def validation_problems(exc: ValidationError, document: Any, prefix: str = "") -
             item["value"] = err["input"]
         out.append(item)
     return out
+
+
+def size_problems(
+    query: Query,
+    bindings: Mapping[str, BindingBase] | None = None,
+    prefix: str = "",
+    model: str | None = None,
+) -> list[Problem]:
+    """Where `query` passes the size limits: more than `MAX_CRITERIA` event criteria, or more
+    than `MAX_CODE_SET` codes — its own and, given `bindings`, its concepts' — named by the
+    path of the criterion at which the limit is passed (none when it keeps within them)."""
+    from hyperfed.adapters.hql.bindings import CodesBinding
+    from hyperfed.adapters.hql.walk import iter_events
+
+    codes = 0
+    for events, (path, e) in enumerate(iter_events(query.criteria), start=1):
+        if events > limits.MAX_CRITERIA:
+            return [
+                {
+                    "path": f"{prefix}{path}",
+                    "message": f"the query has more than {limits.MAX_CRITERIA:,} event "
+                    "criteria; split it into smaller queries",
+                }
+            ]
+        if e.code is not None:
+            codes += 1
+        elif bindings is not None:
+            binding = bindings.get(e.concept or "")
+            if isinstance(binding, CodesBinding):
+                codes += len(binding.codes)
+        if codes > limits.MAX_CODE_SET:
+            where = f" for {model} nodes" if model else ""
+            return [
+                {
+                    "path": f"{prefix}{path}",
+                    "message": f"the query names more than {limits.MAX_CODE_SET:,} codes{where} "
+                    "(its own and its concepts' together); split it into smaller queries",
+                }
+            ]
+    return []

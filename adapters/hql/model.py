@@ -25,6 +25,10 @@ and a criterion is one of
 
 `dated(query)` fills in the reference date (`as_of`, today by default): the one place where
 it is defaulted.
+
+Types are strict where JSON would be read loosely: booleans only as `true`/`false` (never
+"yes" or 0), integers never as strings or booleans, numbers finite and within
+`hyperfed.adapters.limits.MAX_VALUE`, strings bounded (see docs/hardening.md).
 """
 
 from __future__ import annotations
@@ -34,12 +38,17 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
+    StrictBool,
+    StrictInt,
     Tag,
     model_validator,
 )
+
+from hyperfed.adapters.limits import MAX_VALUE
 
 __all__ = [
     "AgeCriterion",
@@ -62,6 +71,22 @@ __all__ = [
 ]
 
 
+def _integer(value: Any) -> Any:
+    """An integer as JSON writes one: never a boolean or a string ("60")."""
+    if isinstance(value, bool | str):
+        raise ValueError("Input should be an integer number")
+    return value
+
+
+Int = Annotated[int, BeforeValidator(_integer)]
+"""an integer (60, or 60.0); not true, not "60"."""
+
+Bound = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-MAX_VALUE, le=MAX_VALUE)]
+"""a finite number within +-MAX_VALUE (1e15); not a boolean, not a string."""
+
+System = Annotated[str, Field(min_length=1, max_length=256, examples=["http://snomed.info/sct"])]
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
@@ -69,16 +94,16 @@ class _Frozen(BaseModel):
 class Code(_Frozen):
     """A code in a terminology, named by its canonical system URI (FHIR style)."""
 
-    system: Annotated[str, Field(min_length=1, examples=["http://snomed.info/sct"])]
+    system: System
     code: Annotated[str, Field(min_length=1, max_length=128, examples=["74474003"])]
 
 
 class ValueRange(_Frozen):
     """Inclusive bounds on a measurement value, in a UCUM unit."""
 
-    min: float | None = None
-    max: float | None = None
-    unit: Annotated[str | None, Field(examples=["g/dL"])] = None
+    min: Bound | None = None
+    max: Bound | None = None
+    unit: Annotated[str | None, Field(min_length=1, max_length=64, examples=["g/dL"])] = None
 
     @model_validator(mode="after")
     def _bounds(self) -> ValueRange:
@@ -92,8 +117,8 @@ class ValueRange(_Frozen):
 class AgeRange(_Frozen):
     """Inclusive bounds on age in whole years."""
 
-    min: Annotated[int | None, Field(ge=0, le=150)] = None
-    max: Annotated[int | None, Field(ge=0, le=150)] = None
+    min: Annotated[Int | None, Field(ge=0, le=150)] = None
+    max: Annotated[Int | None, Field(ge=0, le=150)] = None
 
     @model_validator(mode="after")
     def _bounds(self) -> AgeRange:
@@ -122,8 +147,8 @@ class DateWindow(_Frozen):
 class Occurrences(_Frozen):
     """How many matching events a person must have (inclusive)."""
 
-    min: Annotated[int, Field(ge=1)] = 1
-    max: Annotated[int | None, Field(ge=1)] = None
+    min: Annotated[Int, Field(ge=1)] = 1
+    max: Annotated[Int | None, Field(ge=1)] = None
 
     @model_validator(mode="after")
     def _bounds(self) -> Occurrences:
@@ -135,8 +160,8 @@ class Occurrences(_Frozen):
 class AttributeRange(_Frozen):
     """Inclusive bounds on a numeric attribute (e.g. DICOM SliceThickness in mm)."""
 
-    min: float | None = None
-    max: float | None = None
+    min: Bound | None = None
+    max: Bound | None = None
 
     @model_validator(mode="after")
     def _bounds(self) -> AttributeRange:
@@ -149,10 +174,13 @@ class AttributeRange(_Frozen):
 
 AttributeValue = (
     Annotated[str, Field(min_length=1, max_length=256)]
-    | bool
-    | int
-    | float
-    | Annotated[list[Annotated[str, Field(min_length=1, max_length=256)]], Field(min_length=1)]
+    | StrictBool
+    | Annotated[StrictInt, Field(ge=-MAX_VALUE, le=MAX_VALUE)]
+    | Bound
+    | Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=256)]],
+        Field(min_length=1, max_length=1000),
+    ]
     | AttributeRange
 )
 AttributeKey = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$")]
@@ -163,19 +191,29 @@ class Within(_Frozen):
     the start of an event matching `of` (same person)."""
 
     of: EventCriterion
-    days_before: Annotated[int, Field(ge=0, le=36600)] = 0
-    days_after: Annotated[int, Field(ge=0, le=36600)] = 0
+    days_before: Annotated[Int, Field(ge=0, le=36600)] = 0
+    days_after: Annotated[Int, Field(ge=0, le=36600)] = 0
 
 
 class EventCriterion(_Frozen):
     """A clinical event (diagnosis, drug, measurement, procedure, imaging ...) or a
     demographic concept, named by a hyperontology concept or by a code."""
 
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        populate_by_name=True,
+        # in the JSON Schema too, an event names a concept or a code (so that it is never
+        # mistaken for an age criterion, which has an 'age' of its own)
+        json_schema_extra={"anyOf": [{"required": ["concept"]}, {"required": ["code"]}]},
+    )
+
     concept: Annotated[
-        str | None, Field(min_length=1, examples=["hf:Female", "eucaim:CLIN1000065"])
+        str | None,
+        Field(min_length=1, max_length=512, examples=["hf:Female", "eucaim:CLIN1000065"]),
     ] = None
     code: Code | None = None
-    descendants: bool = True
+    descendants: StrictBool = True
     value: ValueRange | None = None
     during: DateWindow | None = None
     age: AgeRange | None = None
@@ -275,7 +313,9 @@ class Stratify(_Frozen):
     band is open-ended ("80+")."""
 
     by: Annotated[list[Literal["sex", "age"]], Field(min_length=1, max_length=2)]
-    age_bands: Annotated[list[int], Field(min_length=1, max_length=20)] = list(DEFAULT_AGE_BANDS)
+    age_bands: Annotated[
+        list[Annotated[Int, Field(ge=0, le=150)]], Field(min_length=1, max_length=20)
+    ] = list(DEFAULT_AGE_BANDS)
 
     @model_validator(mode="after")
     def _check(self) -> Stratify:

@@ -10,11 +10,15 @@ Predicates: each event criterion is an ``EXISTS`` over the event tables of its c
 domains (or, with occurrence counts or relative windows, ``p.person_id IN (SELECT ...
 GROUP BY ... HAVING ...)``); person attributes compare integer yyyymmdd birth keys; strata
 are sex and age-band labels for ``GROUP BY``.
+
+Large code sets (many sibling code criteria of an `any`) are merged into one criterion
+first (`hyperfed.adapters.omop.codesets`), so that they compile in time linear in their
+size; every path the compiler reports is the path as the researcher wrote it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlglot import exp
@@ -24,6 +28,7 @@ from hyperfed.adapters.deadline import Deadline
 from hyperfed.adapters.hql.bindings import Bindings, CodesBinding, SexBinding
 from hyperfed.adapters.hql.model import AgeCriterion, Code, EventCriterion, Query, Stratify
 from hyperfed.adapters.hql.strata import age_band_labels
+from hyperfed.adapters.omop.codesets import merge_code_sets
 from hyperfed.adapters.omop.schema import CdmSchema
 from hyperfed.adapters.omop.tables import EVENT_TABLES, GENDER_CONCEPTS, EventTable
 from hyperfed.adapters.omop.vocab import CodeRef, VocabLookup
@@ -39,11 +44,15 @@ from hyperfed.adapters.sql import (
     text_as_number,
     union_all,
 )
+from hyperfed.adapters.sql.build import value_set
 from hyperfed.adapters.units import compatible_units, range_in
 
 __all__ = ["OmopPredicates"]
 
 _DOMAINS = {t.domain for t in EVENT_TABLES}
+
+MAX_CODE_NOTES = 20
+"""notes on single codes of one criterion listed in a result (the rest are counted)."""
 
 
 @dataclass(frozen=True)
@@ -67,17 +76,35 @@ class OmopPredicates(CriterionCompiler[exp.Expr]):
         dialect: str,
         deadline: Deadline | None = None,
     ) -> None:
-        super().__init__(query, bindings, features, deadline)
+        query, merged, self.paths = merge_code_sets(query, bindings, deadline)
+        super().__init__(query, merged, features, deadline)
         self.schema = schema
         self.vocab = vocab
         self.dialect = dialect
-        self.notes.extend(vocab.notes)
+        self._noted: set[str] = set()
+        for n in vocab.notes:
+            self.note(n)
         person = schema.table("person")
         if person is None:
             raise ValueError("this database has no usable PERSON table")
         self.person = person
         self.outer = "p"
         self._alias_n = 0
+
+    # -- paths as written ------------------------------------------------------------------
+    def reject(self, path: str, reason: str) -> exp.Expr:
+        return super().reject(self.paths.original(path), reason)
+
+    def note(self, text: str) -> None:
+        # a set, not the list, says what was noted: thousands of codes, thousands of notes
+        text = self.paths.note(text)
+        if text not in self._noted:
+            self._noted.add(text)
+            self.notes.append(text)
+
+    def _reject_code(self, e: EventCriterion, code: Code, path: str, reason: str) -> None:
+        # the path of the criterion that named the code, as written
+        CriterionCompiler.reject(self, self.paths.code_path(e.concept, code, path), reason)
 
     # -- combinators -----------------------------------------------------------------------
     def conjunction(self, parts: Sequence[exp.Expr]) -> exp.Expr:
@@ -184,19 +211,23 @@ class OmopPredicates(CriterionCompiler[exp.Expr]):
     ) -> tuple[list[_Target] | None, tuple[int, ...]]:
         """The event tables (with concept ids and source values) `codes` are found in, and
         gender concept ids among them; None when the codes cannot be used here."""
+        if self.deadline is not None:  # every plan comes here once per event criterion
+            self.deadline.check()
         by_domain: dict[str, set[int]] = {}
         anywhere: set[int] = set()
         sources: set[str] = set()
+        code_notes: dict[str, None] = {}
         for code in codes:
             rc = self.vocab.codes.get(CodeRef(code.system, code.code, e.descendants))
             if rc is None:
-                self.reject(path, f"code {code.system}|{code.code} was not looked up")
+                self._reject_code(
+                    e, code, path, f"code {code.system}|{code.code} was not looked up"
+                )
                 return None, ()
             if rc.unsupported:
-                self.reject(path, rc.unsupported)
+                self._reject_code(e, code, path, rc.unsupported)
                 return None, ()
-            for n in rc.notes:
-                self.note(n)
+            code_notes.update(dict.fromkeys(rc.notes))
             for dom, ids in rc.by_domain.items():
                 if dom in _DOMAINS or dom == "Gender":
                     by_domain.setdefault(dom, set()).update(ids)
@@ -205,6 +236,7 @@ class OmopPredicates(CriterionCompiler[exp.Expr]):
                     anywhere.update(ids)
             anywhere.update(rc.any_domain)
             sources.update(rc.source_values)
+        self.code_notes(code_notes, path)
         targets: list[_Target] = []
         for t in EVENT_TABLES:
             stored = self.schema.table(t.table)
@@ -240,18 +272,31 @@ class OmopPredicates(CriterionCompiler[exp.Expr]):
                     return None, ()
         return targets, tuple(sorted(by_domain.get("Gender", ())))
 
+    def code_notes(self, notes: Iterable[str], path: str) -> None:
+        """What the look-up said about each code of a criterion; past `MAX_CODE_NOTES`
+        codes, one line says how many more were noted (a set of 10,000 codes gets a
+        readable answer)."""
+        listed = list(notes)
+        for n in listed[:MAX_CODE_NOTES]:
+            self.note(n)
+        if len(listed) > MAX_CODE_NOTES:
+            self.note(
+                f"{path}: {len(listed) - MAX_CODE_NOTES:,} more notes on codes of this criterion "
+                "are left out (not in this node's vocabulary, non-standard ...)"
+            )
+
     def row_filters(
         self, e: EventCriterion, x: _Target, alias: str, birth: exp.Expr | None
     ) -> list[exp.Expr]:
         t, s = x.table, x.stored
         match: list[exp.Expr] = []
         if x.concept_ids:
-            match.append(isin(self.col(s, t.concept, alias), x.concept_ids))
+            match.append(value_set(self.col(s, t.concept, alias), x.concept_ids, self.dialect))
         if x.source_values and t.source_value:
             src: exp.Expr = self.col(s, t.source_value, alias)
             if not s.is_text(t.source_value):  # real exports type some of these as numbers
                 src = exp.cast(src, "VARCHAR")
-            match.append(src.isin(*[exp.Literal.string(v) for v in x.source_values]))
+            match.append(value_set(src, x.source_values, self.dialect))
         conds: list[exp.Expr] = [
             exp.paren(exp.or_(*match), copy=False) if len(match) > 1 else match[0]
         ]

@@ -7,12 +7,17 @@ Partial vocabularies are handled and reported: a code missing from CONCEPT is ma
 source values; when CONCEPT_ANCESTOR is missing or empty, descendants are derived from
 CONCEPT_RELATIONSHIP ('Subsumes', and 'Is a' read backwards), transitively; without either,
 descendants are not expanded. Every such decision is a note.
+
+Large sets are looked up in batches of `BATCH` values (the deadline is checked between
+batches) and matched to what comes back through indexes, so a look-up of thousands of codes
+takes time linear in their number.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlglot import exp
 
@@ -25,11 +30,31 @@ from hyperfed.adapters.hql.walk import iter_events
 from hyperfed.adapters.omop.schema import CdmSchema
 from hyperfed.adapters.omop.tables import GENDER_CONCEPTS, OMOP_VOCABULARIES
 from hyperfed.adapters.sql import Runner, Table, table_expr
+from hyperfed.adapters.sql.build import value_set
 from hyperfed.adapters.units import compatible_units
 
 _GENDER_IDS = {i for ids in GENDER_CONCEPTS.values() for i in ids if i}
 
-__all__ = ["CodeRef", "ResolvedCode", "VocabLookup", "code_refs", "lookup", "unit_codes"]
+__all__ = [
+    "BATCH",
+    "CodeRef",
+    "ResolvedCode",
+    "VocabLookup",
+    "code_refs",
+    "lookup",
+    "unit_codes",
+]
+
+BATCH = 2000
+"""values per look-up query (the deadline is checked between batches)."""
+
+
+def _batches(values: Iterable[Any], deadline: Deadline | None) -> Iterator[list[Any]]:
+    ordered = sorted(set(values))
+    for start in range(0, len(ordered), BATCH):
+        if deadline is not None:
+            deadline.check()
+        yield ordered[start : start + BATCH]
 
 
 @dataclass(frozen=True, order=True)
@@ -125,6 +150,10 @@ def lookup(
     def fetch(q: exp.Expr) -> list[tuple]:
         return runner.fetch(q.sql(dialect=runner.dialect), deadline)
 
+    def fetch_in(query: Callable[[list[Any]], exp.Expr], values: Iterable[Any]) -> list[tuple]:
+        """The rows of `query(batch)` for every batch of `values`."""
+        return [row for batch in _batches(values, deadline) for row in fetch(query(batch))]
+
     def concepts_where(cond: exp.Expr) -> list[_Concept]:
         assert concept is not None
         cols = ["concept_id", "vocabulary_id", "concept_code", "domain_id", "standard_concept"]
@@ -144,24 +173,29 @@ def lookup(
             if vocab is not None:
                 by_vocab.setdefault(vocab, set()).add(r.code)
     known: list[_Concept] = []
-    if concept is not None and (by_vocab or ids):
-        conds: list[exp.Expr] = [
-            exp.and_(
-                _c(concept, "vocabulary_id").isin(*_strs([v])),
-                _c(concept, "concept_code").isin(*_strs(codes)),
-            )
-            for v, codes in by_vocab.items()
-        ]
-        if ids:
-            conds.append(_c(concept, "concept_id").isin(*_ints(ids)))
-        known = concepts_where(exp.or_(*conds))
+    if concept is not None:
+        for v, codes in sorted(by_vocab.items()):
+            for batch in _batches(codes, deadline):
+                known += concepts_where(
+                    exp.and_(
+                        _c(concept, "vocabulary_id").isin(*_strs([v])),
+                        value_set(_c(concept, "concept_code"), batch, runner.dialect),
+                    )
+                )
+        for id_batch in _batches(ids, deadline):
+            known += concepts_where(value_set(_c(concept, "concept_id"), id_batch, runner.dialect))
+    by_id: dict[str, list[_Concept]] = {}
+    by_code: dict[tuple[str, str], list[_Concept]] = {}
+    # a concept found by both look-ups is listed once
+    for c in {c.concept_id: c for c in known}.values():
+        by_id.setdefault(str(c.concept_id), []).append(c)
+        by_code.setdefault((c.vocabulary.lower(), c.code), []).append(c)
     for r in refs:
-        for c in known:
-            if canonical_system(r.system).uri == OMOP_CONCEPT_SYSTEM:
-                if str(c.concept_id) == r.code:
-                    found[r].append(c)
-            elif c.code == r.code and c.vocabulary.lower() == (_vocabulary(r.system) or "").lower():
-                found[r].append(c)
+        if canonical_system(r.system).uri == OMOP_CONCEPT_SYSTEM:
+            matches = by_id.get(r.code, [])
+        else:
+            matches = by_code.get(((_vocabulary(r.system) or "").lower(), r.code), [])
+        found[r].extend(matches)
 
     # 2. non-standard -> standard via 'Maps to'
     nonstandard = {
@@ -170,27 +204,27 @@ def lookup(
     maps: dict[int, list[_Concept]] = {}
     rel = schema.table("concept_relationship") if schema.has_rows("concept_relationship") else None
     if nonstandard and rel is not None and concept is not None:
-        q = (
-            exp.select(_c(rel, "concept_id_1"), _c(rel, "concept_id_2"))
-            .from_(_t(schema, rel))
-            .where(_c(rel, "relationship_id").eq(exp.Literal.string("Maps to")))
-            .where(
-                _c(rel, "invalid_reason").is_(exp.null())
-                if rel.col("invalid_reason")
-                else exp.true()
+        relation, vocabulary = rel, concept
+
+        def maps_to(batch: list[int]) -> exp.Expr:
+            return (
+                exp.select(_c(relation, "concept_id_1"), _c(relation, "concept_id_2"))
+                .from_(_t(schema, relation))
+                .where(_c(relation, "relationship_id").eq(exp.Literal.string("Maps to")))
+                .where(
+                    _c(relation, "invalid_reason").is_(exp.null())
+                    if relation.col("invalid_reason")
+                    else exp.true()
+                )
+                .where(value_set(_c(relation, "concept_id_1"), batch, runner.dialect))
             )
-            .where(_c(rel, "concept_id_1").isin(*_ints(nonstandard)))
-        )
-        mapped = [(int(a), int(b)) for a, b in fetch(q)]
-        targets = {b for _, b in mapped}
-        target_concepts = (
-            {
-                c.concept_id: c
-                for c in concepts_where(_c(concept, "concept_id").isin(*_ints(targets)))
-            }
-            if targets
-            else {}
-        )
+
+        mapped = [(int(a), int(b)) for a, b in fetch_in(maps_to, nonstandard)]
+        target_concepts = {
+            c.concept_id: c
+            for batch in _batches({b for _, b in mapped}, deadline)
+            for c in concepts_where(value_set(_c(vocabulary, "concept_id"), batch, runner.dialect))
+        }
         for a, b in mapped:
             if b in target_concepts:
                 maps.setdefault(a, []).append(target_concepts[b])
@@ -205,14 +239,20 @@ def lookup(
                     standard_roots.add(s.concept_id)
     pairs: list[tuple[int, int]] = []
     if standard_roots and anc is not None:
-        q = (
-            exp.select(_c(anc, "ancestor_concept_id"), _c(anc, "descendant_concept_id"))
-            .from_(_t(schema, anc))
-            .where(_c(anc, "ancestor_concept_id").isin(*_ints(standard_roots)))
-        )
-        pairs = [(int(a), int(d)) for a, d in fetch(q)]
+        ancestor = anc
+
+        def below(batch: list[int]) -> exp.Expr:
+            return (
+                exp.select(
+                    _c(ancestor, "ancestor_concept_id"), _c(ancestor, "descendant_concept_id")
+                )
+                .from_(_t(schema, ancestor))
+                .where(value_set(_c(ancestor, "ancestor_concept_id"), batch, runner.dialect))
+            )
+
+        pairs = [(int(a), int(d)) for a, d in fetch_in(below, standard_roots)]
     elif standard_roots and rel is not None and _has_hierarchy(fetch, schema, rel):
-        pairs = _subsumed(fetch, schema, rel, standard_roots)
+        pairs = _subsumed(fetch, schema, rel, standard_roots, runner.dialect)
         notes.append(
             "this node's CONCEPT_ANCESTOR table is missing or empty: descendants of codes "
             "are derived from CONCEPT_RELATIONSHIP ('Subsumes', 'Is a')"
@@ -226,12 +266,16 @@ def lookup(
     desc_ids = {d for _, d in pairs}
     domains: dict[int, str] = {}
     if desc_ids and concept is not None:
-        qd = (
-            exp.select(_c(concept, "concept_id"), _c(concept, "domain_id"))
-            .from_(_t(schema, concept))
-            .where(_c(concept, "concept_id").isin(*_ints(desc_ids)))
-        )
-        domains = {int(i): str(d) for i, d in fetch(qd)}
+        table = concept
+
+        def domain_of(batch: list[int]) -> exp.Expr:
+            return (
+                exp.select(_c(table, "concept_id"), _c(table, "domain_id"))
+                .from_(_t(schema, table))
+                .where(value_set(_c(table, "concept_id"), batch, runner.dialect))
+            )
+
+        domains = {int(i): str(d) for i, d in fetch_in(domain_of, desc_ids)}
     for a, d in pairs:
         descendants.setdefault(a, []).append((d, domains.get(d)))
 
@@ -245,7 +289,7 @@ def lookup(
             exp.select(_c(concept, "concept_id"), _c(concept, "concept_code"))
             .from_(_t(schema, concept))
             .where(_c(concept, "vocabulary_id").eq(exp.Literal.string("UCUM")))
-            .where(_c(concept, "concept_code").isin(*_strs(units)))
+            .where(value_set(_c(concept, "concept_code"), units, runner.dialect))
         )
         acc: dict[str, list[int]] = {}
         for cid, code in fetch(q):
@@ -274,6 +318,7 @@ def _subsumed(
     schema: CdmSchema,
     rel: Table,
     roots: set[int],
+    dialect: str = "duckdb",
 ) -> list[tuple[int, int]]:
     """(root, descendant) pairs, each root included, from 'Subsumes' (parent -> child) and
     'Is a' (child -> parent) rows, level by level (one query per level; cycles end)."""
@@ -283,15 +328,20 @@ def _subsumed(
     for _ in range(_MAX_LEVELS):
         if not frontier:
             break
-        ids = _ints(frontier)
         q = (
             exp.select(c1.copy(), c2.copy(), rid.copy())
             .from_(_t(schema, rel))
             .where(_hierarchy_rows(rel))
             .where(
                 exp.or_(
-                    exp.and_(rid.copy().eq(exp.Literal.string("Subsumes")), c1.copy().isin(*ids)),
-                    exp.and_(rid.copy().eq(exp.Literal.string("Is a")), c2.copy().isin(*ids)),
+                    exp.and_(
+                        rid.copy().eq(exp.Literal.string("Subsumes")),
+                        value_set(c1.copy(), frontier, dialect),
+                    ),
+                    exp.and_(
+                        rid.copy().eq(exp.Literal.string("Is a")),
+                        value_set(c2.copy(), frontier, dialect),
+                    ),
                 )
             )
         )

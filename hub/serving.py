@@ -1,0 +1,61 @@
+"""Serving one app (the hub or a node) in this process, so that it stops promptly.
+
+`serve_app()` runs uvicorn with a bounded graceful shutdown: on SIGTERM or SIGINT the
+server stops accepting connections, gives the requests in flight `GRACE_SECONDS` to finish,
+cancels the rest, runs the app's shutdown (the hub closes its store and its node clients)
+and the process ends — without waiting for worker threads still compiling or counting
+(their work is abandoned: only acknowledged, committed jobs matter, and the job store marks
+jobs left running as interrupted on the next start).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from typing import Any
+
+import uvicorn
+
+__all__ = ["GRACE_SECONDS", "KEEP_ALIVE_SECONDS", "serve_app"]
+
+GRACE_SECONDS = 3
+"""how long requests in flight may take to finish after SIGTERM."""
+
+KEEP_ALIVE_SECONDS = 75
+"""how long an idle connection stays open: longer than clients keep idle connections
+(httpx: 5 s, the hub's node client included), so that a client never reuses a connection
+the server is closing at that moment (a failed request, reported as a node error)."""
+
+
+def serve_app(app: Any, host: str, port: int, log_level: str = "warning") -> None:
+    """Serve `app` until SIGTERM/SIGINT; then end the process within a few seconds."""
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        timeout_graceful_shutdown=GRACE_SECONDS,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+    )
+    server = _Server(config)
+    loop = asyncio.new_event_loop()
+    with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C
+        loop.run_until_complete(server.serve())
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # not asyncio.run(): it would wait for the worker threads (a compile in flight)
+    os._exit(0 if server.started else 1)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, without re-raising the signal that stopped it (the process ends
+    with status 0 after a requested stop)."""
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        if self.should_exit and sig == signal.SIGINT:
+            self.force_exit = True  # a second Ctrl-C: stop waiting for requests
+        else:
+            self.should_exit = True

@@ -1,0 +1,282 @@
+"""The hub and a node as real processes (`hyperfed hub serve`, `hyperfed node serve`), as
+operators run them: SIGTERM ends each within a few seconds even with requests in flight,
+and a heavy query never stalls the hub's other requests."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import httpx
+import pytest
+
+from tests.servers import free_port
+
+SNOMED = "http://snomed.info/sct"
+STOP_WITHIN = 6.0  # seconds: "a few"
+
+
+def _start(log: Path, *args: str) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:  # the child keeps its own handle
+        return subprocess.Popen(
+            [sys.executable, "-m", "hyperfed.hub.cli", *args],
+            stdout=subprocess.DEVNULL,
+            stderr=out,
+        )
+
+
+def _wait_healthy(proc: subprocess.Popen[bytes], url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"{url} exited with status {proc.returncode}")
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"{url} did not start")
+
+
+def _stop_time(proc: subprocess.Popen[bytes]) -> float:
+    started = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return 30.0
+    return time.monotonic() - started
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture()
+def silent_node() -> Iterator[str]:
+    """A TCP listener that accepts connections and never answers (a hung node)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        sock.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = sock.accept()
+                accepted.append(conn)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join(timeout=2)
+        for c in accepted:
+            c.close()
+        sock.close()
+
+
+def _node_config(base: Path, eunomia_path: Path) -> Path:
+    config = base / "node.toml"
+    config.write_text(
+        '[node]\nid = "eunomia"\nmodel = "omop"\n'
+        f'source = "duckdb://{eunomia_path}"\nsecret_file = "node.secret"\n'
+    )
+    return config
+
+
+def test_sigterm_stops_a_hub_with_a_query_in_flight(tmp_path: Path, silent_node: str) -> None:
+    (tmp_path / "hub.toml").write_text(
+        '[hub]\ndatabase = "sqlite:///hub.db"\ndeadline = 120\n\n'
+        f'[[nodes]]\nid = "hung"\nurl = "{silent_node}"\nmodel = "omop"\n'
+    )
+    port = free_port()
+    hub = _start(
+        tmp_path / "hub.log",
+        "hub",
+        "serve",
+        "--config",
+        str(tmp_path / "hub.toml"),
+        "--port",
+        str(port),
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(hub, url)
+        query = {"hql": "1", "criteria": {"concept": "hf:Female"}}
+
+        def ask() -> None:
+            with contextlib.suppress(httpx.HTTPError):  # the hub goes away meanwhile
+                httpx.post(f"{url}/queries", json=query, timeout=60)
+
+        asker = threading.Thread(target=ask, daemon=True)
+        asker.start()
+        time.sleep(1.0)  # the query now waits for the hung node
+        assert hub.poll() is None
+        took = _stop_time(hub)
+        assert took < STOP_WITHIN, took
+        asker.join(timeout=5)
+    finally:
+        _kill(hub)
+
+
+def test_sigterm_stops_a_node_with_a_request_in_flight(tmp_path: Path, eunomia_path: Path) -> None:
+    port = free_port()
+    config = str(_node_config(tmp_path, eunomia_path))
+    node = _start(tmp_path / "node.log", "node", "serve", "--config", config, "--port", str(port))
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(node, url)
+        # a client that announced a body and sends it slowly keeps a request in flight
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(
+                b"POST /count HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b'Content-Length: 1000\r\n\r\n{"query": '
+            )
+            time.sleep(0.5)
+            took = _stop_time(node)
+        assert took < STOP_WITHIN, took
+    finally:
+        _kill(node)
+
+
+def _snomed_codes(path: Path) -> list[str]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        rows = con.execute("SELECT concept_code FROM concept WHERE vocabulary_id = 'SNOMED'")
+        return [str(r[0]) for r in rows.fetchall()]
+
+
+def test_health_answers_promptly_during_a_5000_code_query(
+    tmp_path: Path, eunomia_path: Path
+) -> None:
+    node_port, hub_port = free_port(), free_port()
+    node = _start(
+        tmp_path / "node.log",
+        "node",
+        "serve",
+        "--config",
+        str(_node_config(tmp_path, eunomia_path)),
+        "--port",
+        str(node_port),
+    )
+    (tmp_path / "hub.toml").write_text(
+        '[hub]\ndatabase = "sqlite:///hub.db"\ndeadline = 60\n\n'
+        f'[[nodes]]\nid = "eunomia"\nurl = "http://127.0.0.1:{node_port}"\nmodel = "omop"\n'
+    )
+    hub = _start(
+        tmp_path / "hub.log",
+        "hub",
+        "serve",
+        "--config",
+        str(tmp_path / "hub.toml"),
+        "--port",
+        str(hub_port),
+    )
+    url = f"http://127.0.0.1:{hub_port}"
+    try:
+        _wait_healthy(node, f"http://127.0.0.1:{node_port}")
+        _wait_healthy(hub, url)
+        real = _snomed_codes(eunomia_path)
+        codes = real + [str(10**9 + i) for i in range(5000 - len(real))]
+        query = {
+            "hql": "1",
+            "as_of": "2020-01-01",
+            "criteria": {"any": [{"code": {"system": SNOMED, "code": c}} for c in codes]},
+        }
+        answer: dict[str, Any] = {}
+
+        def ask() -> None:
+            r = httpx.post(
+                f"{url}/queries",
+                content=json.dumps(query).encode(),
+                headers={"content-type": "application/json"},
+                timeout=120,
+            )
+            answer["status"] = r.status_code
+            answer["body"] = r.json()
+
+        asker = threading.Thread(target=ask)
+        asker.start()
+        latencies = []
+        while asker.is_alive():
+            started = time.monotonic()
+            r = httpx.get(f"{url}/health", timeout=10)
+            latencies.append(time.monotonic() - started)
+            assert r.status_code == 200
+            time.sleep(0.02)
+        asker.join()
+        assert latencies, "the query ended before /health was asked"
+        assert max(latencies) < 1.0, max(latencies)
+        assert answer["status"] == 200, answer
+        assert answer["body"]["nodes"][0]["status"] == "ok", answer["body"]["nodes"]
+    finally:
+        _kill(hub)
+        _kill(node)
+
+
+def _children(pid: int) -> list[int]:
+    return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def test_the_demo_runs_each_service_in_its_own_process_and_stops_on_sigterm(
+    tmp_path: Path,
+) -> None:
+    from hyperfed.hub.demo import SITES
+
+    services_expected = len(SITES) + 1  # every node and the hub, one process each
+    port = free_port()
+    while any(_in_use(port + i) for i in range(1, services_expected)):
+        port = free_port()
+    demo = _start(
+        tmp_path / "demo.log", "demo", "--data-dir", str(tmp_path / "demo"), "--port", str(port)
+    )
+    try:
+        for i in range(services_expected):
+            _wait_healthy(demo, f"http://127.0.0.1:{port + i}", timeout=240)
+        services = _children(demo.pid)
+        assert len(services) == services_expected, services
+        example = Path(__file__).resolve().parents[2] / "deploy/examples/queries"
+        query = json.loads((example / "gi-bleed-female-or-60.json").read_text())
+        r = httpx.post(f"http://127.0.0.1:{port}/queries", json=query, timeout=60)
+        assert r.status_code == 200 and len(r.json()["nodes"]) == len(SITES), r.text
+        took = _stop_time(demo)
+        assert took < STOP_WITHIN + 2, took
+        for pid in services:
+            assert not Path(f"/proc/{pid}").exists() or "zombie" in _state(pid), pid
+    finally:
+        _kill(demo)
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/status").read_text().lower()
+    except FileNotFoundError:
+        return "zombie"
+
+
+def _in_use(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
