@@ -41,7 +41,6 @@ __all__ = [
     "BindingError",
     "Bindings",
     "CodesBinding",
-    "DicomBinding",
     "EveryoneBinding",
     "PersonBinding",
     "RdfProperty",
@@ -199,20 +198,8 @@ class Unexpressible(BindingBase):
         return self.model_copy(update={"reason": "; ".join(r for r in reasons if r)})
 
 
-# Provisional: these two kinds move into the DICOM and SDTM model packages (declared on their
-# adapter classes) when those adapters land; the registry treats them like any declared kind.
-class DicomBinding(BindingBase):
-    """Imaging series whose DICOM attribute `keyword` equals one of `values`."""
-
-    kind: Literal["dicom"] = "dicom"
-    keyword: str
-    values: Annotated[list[str], Field(min_length=1)]
-    RDF: ClassVar[dict[str, RdfProperty]] = {
-        "keyword": RdfProperty(HF_NS + "dicomKeyword", one=True),
-        "values": RdfProperty(HF_NS + "dicomValue"),
-    }
-
-
+# Provisional: this kind moves into the SDTM model package (declared on its adapter class)
+# when that adapter lands; the registry treats it like any declared kind.
 class SdtmBinding(BindingBase):
     """SDTM records in `domain` whose `variable` takes one of the controlled `terms`."""
 
@@ -232,7 +219,6 @@ SHARED_KINDS: tuple[type[BindingBase], ...] = (
     SexBinding,
     CodesBinding,
     Unexpressible,
-    DicomBinding,
     SdtmBinding,
 )
 """Kinds every node understands (each model's compiler decides what it can evaluate)."""
