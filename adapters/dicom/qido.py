@@ -66,6 +66,7 @@ class DateRange:
 
 
 SearchValue = str | int | date | DateRange
+MAX_RECORDED = 10_000  # request URLs kept in QidoClient.requests
 
 
 def deadline_in(seconds: float) -> float:
@@ -265,6 +266,8 @@ class QidoClient:
                 raise QidoTimeout(f"deadline passed before GET {url}")
             timeout = min(timeout, left)
         self.requests.append(url)
+        if len(self.requests) > MAX_RECORDED:  # a long-running node keeps the recent ones
+            del self.requests[: MAX_RECORDED // 2]
         try:
             response = self._client.get(
                 url, headers={"Accept": "application/dicom+json"}, timeout=timeout

@@ -5,7 +5,7 @@ tested against the conditions of the criteria that use the search, and only what
 needs is kept per patient: the studies (UID, date) of matching series, the series UIDs when
 studies and series are reported, the patient's sex and birth year from the study search.
 The patients are then combined with set algebra. Patients are told apart by PatientID
-(with IssuerOfPatientID when given); series without a PatientID are never counted, as in an
+(one PACS, one issuer of ids); series without a PatientID are never counted, as in an
 index. Person attributes follow the index's rules: the sex all studies agree on, the birth
 year (of PatientBirthDate, else the earliest year(StudyDate) - PatientAge), birthdays on
 1 January; the age at a study is PatientAge, else from the birth date and the study date.
@@ -123,8 +123,7 @@ def _patient(ds: Mapping[str, Any]) -> str | None:
     pid = first_value(ds, "PatientID")
     if pid is None or not str(pid).strip():
         return None
-    issuer = first_value(ds, "IssuerOfPatientID")
-    return f"{issuer or ''}\x00{str(pid).strip()}"
+    return str(pid).strip()
 
 
 @dataclass

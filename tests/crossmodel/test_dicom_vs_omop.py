@@ -42,8 +42,12 @@ from tests.crossmodel.battery import AS_OF, QUESTIONS, SNOMED, Question
 DCM = "http://dicom.nema.org/resources/ontology/DCM"
 CHEST = {"system": SNOMED, "code": "816094009"}
 # persons with an imaging procedure on the OMOP site: the population of its DICOM twin
-IMAGED = {"any": [{"code": {"system": SNOMED, "code": "363679005"}},  # imaging (CT, MR, ...)
-                  {"code": {"system": SNOMED, "code": "312681000"}}]}  # bone densitometry  # fmt: skip
+IMAGED = {
+    "any": [
+        {"code": {"system": SNOMED, "code": "363679005"}},  # imaging (CT, MR, PET, MG, X-ray)
+        {"code": {"system": SNOMED, "code": "312681000"}},  # bone densitometry
+    ]
+}
 
 
 @dataclass(frozen=True)
@@ -154,7 +158,6 @@ UNSUPPORTED_ON_DICOM: dict[str, str] = {
     "t2d-not-metformin-by-age": "a diagnosis and a drug",
 }
 IMAGING_CODES = {"77477000"}  # the battery's only imaging code (CT)
-FILTERS = ("value", "during", "age", "occurrences", "within", "body_site", "attributes")
 
 
 def at_path(query: Query, path: str) -> Any:
@@ -162,8 +165,7 @@ def at_path(query: Query, path: str) -> Any:
     node: Any = query
     for part in path.split("."):
         name, _, index = part.partition("[")
-        node = getattr(node, {"not": "not_", "any": "any_", "all": "all_"}.get(name, name), None) \
-            if name not in ("any", "all") else getattr(node, name)
+        node = getattr(node, "not_" if name == "not" else name, None)
         if index:
             node = node[int(index.rstrip("]"))]
     return node
@@ -216,7 +218,9 @@ class Nodes:
 
 
 @pytest.fixture(scope="module", params=["clean", "messy"])
-def nodes(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nodes]:
+def nodes(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Nodes]:
     base = tmp_path_factory.mktemp(f"dicom-twin-{request.param}")
     write_dicom(POPULATION, base)
     parquet = base / "dicom_series.parquet"

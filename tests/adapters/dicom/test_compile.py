@@ -59,13 +59,13 @@ def test_one_same_series_criterion_is_one_scan_counting_distinct_persons() -> No
     assert text.startswith('SELECT COUNT(DISTINCT "s1"."person_key") AS n FROM "dicom_series"')
     assert "GROUP BY" not in text and " IN (SELECT" not in text  # no persons table, no subquery
     for part in (
-        "\"s1\".\"Modality\" = 'CT'",
+        '"s1"."Modality" = \'CT\'',
         "\"s1\".\"BodyPartExamined\" IN ('CHEST', 'CHESTABDOMEN', 'CHESTABDPELVIS', "
         "'NECKCHEST', 'WHOLEBODY')",
-        "\"s1\".\"Manufacturer\" = 'SIEMENS'",
+        '"s1"."Manufacturer" = \'SIEMENS\'',
         '"s1"."SliceThickness" <= 1.5',
-        "\"s1\".\"StudyDate\" >= CAST('2010-01-01' AS DATE)",
-        "\"s1\".\"StudyDate\" <= CAST('2019-12-31' AS DATE)",
+        '"s1"."StudyDate" >= CAST(\'2010-01-01\' AS DATE)',
+        '"s1"."StudyDate" <= CAST(\'2019-12-31\' AS DATE)',
     ):
         assert part in text, part
 
@@ -131,7 +131,7 @@ def test_columns_a_mapping_leaves_empty_are_unsupported_not_zero() -> None:
 def test_a_dicom_binding_of_the_ontology_is_one_condition() -> None:
     text = sql({"concept": "hf:Lung", "attributes": {"Modality": "ct"}}).render()
     assert "\"s1\".\"BodyPartExamined\" IN ('CHEST', 'LUNG')" in text
-    assert "\"s1\".\"Modality\" = 'CT'" in text  # a code string is compared in upper case
+    assert '"s1"."Modality" = \'CT\'' in text  # a code string is compared in upper case
 
 
 def test_studies_and_series_query_follows_the_positive_criteria() -> None:
