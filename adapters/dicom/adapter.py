@@ -4,7 +4,6 @@ over DICOMweb), the same meaning on each (docs/dicom.md)."""
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
@@ -28,6 +27,7 @@ if TYPE_CHECKING:
 
     from hyperfed.adapters.dicom.checks import CheckLimits
     from hyperfed.adapters.dicom.indexer import IndexOptions
+    from hyperfed.adapters.dicom.matching import IndexSpace
     from hyperfed.adapters.dicom.qido import QidoClient
     from hyperfed.adapters.dicom.sources import IndexSource, SourceKind
     from hyperfed.adapters.sql import DuckDBRunner
@@ -139,11 +139,13 @@ class DicomAdapter(Adapter):
         self.index = index
         self.qido = qido
         self._runner: DuckDBRunner | None = None
-        self._lock = threading.Lock()
+        self._space: IndexSpace | None = None
         if index is not None:
+            from hyperfed.adapters.dicom.matching import IndexSpace
             from hyperfed.adapters.sql import DuckDBRunner
 
             self._runner = DuckDBRunner.over(index.con, f"DICOM series index {source}")
+            self._space = IndexSpace(index.available, f"this node's index ({index.name})")
 
     # -- opening -----------------------------------------------------------------------------
     @classmethod
@@ -197,13 +199,11 @@ class DicomAdapter(Adapter):
     def compile(
         self, query: Query, bindings: Bindings, deadline: Deadline | None = None
     ) -> NativeQuery:
-        if self.index is not None:
-            from hyperfed.adapters.dicom.matching import IndexSpace
+        if self._space is not None:
             from hyperfed.adapters.dicom.sqlplan import compile_index_count
 
-            space = IndexSpace(self.index.available, f"this node's index ({self.index.name})")
             return compile_index_count(
-                query, bindings, space, self.features(), deadline,
+                query, bindings, self._space, self.features(), deadline,
                 table=SERIES_TABLE, with_details=self.opts.count_studies,
             )  # fmt: skip
         from hyperfed.adapters.dicom.qidoplan import compile_qido_count

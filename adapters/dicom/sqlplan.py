@@ -272,11 +272,9 @@ class _Compiler(CriterionCompiler[exp.Expr]):
         if match is None:
             return None
         s = self.alias("s")
-        q = (
-            exp.select(_col(s, KEY))
-            .from_(self.table(s))
-            .where(_col(s, KEY).is_(exp.null()).not_(), *self.conditions(match, s))
-        )
+        # no "person_key IS NOT NULL": COUNT(DISTINCT) and the set operations ignore a NULL
+        # key, and under `not` the COALESCE of `negation` makes "x IN (..., NULL)" false
+        q = exp.select(_col(s, KEY)).from_(self.table(s)).where(*self.conditions(match, s))
         if e.within is not None:
             near = self._near(e, s, f"{path}.within")
             if near is None:
