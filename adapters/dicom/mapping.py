@@ -272,7 +272,7 @@ def series_view(
     return create.sql(dialect="duckdb")
 
 
-def _source(files: Sequence[str]) -> exp.Expression:
+def _source(files: Sequence[str]) -> exp.Func:
     return exp.func("read_parquet", exp.Array(expressions=[exp.Literal.string(f) for f in files]))
 
 
@@ -283,13 +283,14 @@ def simplifiable(
     (one scan): `date` when no value needs the DICOM DA fallback ('YYYYMMDD'), `text` and
     `upper` when no value has blanks to trim. Cheaper expressions keep a same-series count
     on NCI IDC's 1M series close to hand-written SQL (bench/dicom_query.py)."""
-    checks: list[tuple[str, exp.Expression]] = []
+    checks: list[tuple[str, exp.Expr]] = []
     for column in SERIES_COLUMNS:
         spec = mapping.spec(column.name)
         if spec is None or spec.column is None or spec.transform not in ("date", "text", "upper"):
             continue
         col = _col(spec.column)
         text = exp.cast(col.copy(), "VARCHAR")
+        needs: exp.Expr
         if spec.transform == "date":
             fallback = exp.func("try_strptime", text, exp.Literal.string("%Y%m%d"))
             needs = exp.and_(_try(col, "DATE").is_(exp.null()), fallback.is_(exp.null()).not_())
