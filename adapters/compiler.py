@@ -66,10 +66,11 @@ _FILTERS = tuple(FILTER_FEATURES)
 
 def event_binding(e: EventCriterion, bindings: Bindings) -> BindingBase | None:
     """What an event criterion stands for: its concept's binding; for a code, the binding
-    the hub translated it to (for models that do not read its system) or a codes binding of
-    the code itself; None for a concept the hub did not resolve for this model."""
+    the hub translated it to (for models that do not read its system; without its narrower
+    concepts when `descendants` is false) or a codes binding of the code itself; None for a
+    concept the hub did not resolve for this model."""
     if e.code is not None:
-        return bindings.get(code_key(e.code)) or CodesBinding(codes=[e.code])
+        return bindings.get(code_key(e.code, e.descendants)) or CodesBinding(codes=[e.code])
     return bindings.get(e.concept or "")
 
 

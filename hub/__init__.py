@@ -7,9 +7,17 @@ Errors::
     HubError                  (hub.errors)
     ├── SettingsError         hub configuration missing or invalid, naming the field
     ├── QueryRejected         a query failed validation: `problems` name JSON paths (422)
-    └── NodeUnreachable       a node could not be reached (the node client's status `error`)
+    ├── NodeUnreachable       a node could not be reached (the node client's status `error`)
+    ├── SchemaOutdated        the database is behind the code, migrations not allowed (hub.db)
+    ├── TokenRejected         a bearer token is not acceptable (hub.auth); AuthProblem 401/403/429
+    ├── LoginError            the CLI could not sign in or find a token (hub.auth.cli)
+    └── RegistryError         a registry request cannot be done (hub.registry)
+        └── NodeNotFound, NodeForbidden (another operator's node), NodeConflict (id taken)
     ProblemError              (adapters.problems) what a route refuses: BadRequest 400,
                               NotFound 404, Invalid 422
+
+Durable state: hub.db (HubStore, migrations, the audit chain); identity and access:
+hub.auth; nodes: hub.registry, hub.signing, hub.pull; budgets: hub.budgets.
 """
 
 __all__ = ["create_app", "load_settings"]

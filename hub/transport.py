@@ -8,7 +8,7 @@ queues the same calls for the node to pull; `NodeClient` is the same for both.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -17,7 +17,7 @@ import httpx
 from hyperfed.hub.errors import HubError
 from hyperfed.hub.settings import NodeEntry
 
-__all__ = ["HttpTransport", "NodeUnreachable", "Operation", "Reply", "Transport"]
+__all__ = ["HttpTransport", "NodeUnreachable", "Operation", "Reply", "Sign", "Transport"]
 
 Operation = Literal["capabilities", "count"]
 
@@ -42,35 +42,47 @@ class Transport(Protocol):
     async def close(self) -> None: ...
 
 
+# headers for one call (node id, operation, body, seconds the task is valid): the hub's
+# signature over the task (hyperfed.hub.signing.TaskSigner.headers)
+Sign = Callable[[str, str, bytes | None, float | None], Mapping[str, str]]
+
 _PATHS: dict[Operation, str] = {"capabilities": "/capabilities", "count": "/count"}
 
 
 class HttpTransport:
     """Push over HTTP: GET /capabilities, POST /count on the node's base URL."""
 
-    def __init__(self, max_response_bytes: int) -> None:
+    def __init__(self, max_response_bytes: int, sign: Sign | None = None) -> None:
         self.max_response_bytes = max_response_bytes
+        self.sign = sign
         self._clients: dict[str, httpx.AsyncClient] = {}
         self._stack = contextlib.AsyncExitStack()
 
     async def open(self, nodes: Sequence[NodeEntry]) -> None:
-        # one small pool per node keeps httpx's per-request pool scan cheap
-        limits = httpx.Limits(max_connections=32, max_keepalive_connections=8)
         for n in nodes:
-            self._clients[n.id] = await self._stack.enter_async_context(
+            await self._client(n.id)
+
+    async def _client(self, node_id: str) -> httpx.AsyncClient:
+        """The node's pool (made on first use: nodes may join through the registry)."""
+        client = self._clients.get(node_id)
+        if client is None:
+            # one small pool per node keeps httpx's per-request pool scan cheap
+            limits = httpx.Limits(max_connections=32, max_keepalive_connections=8)
+            client = self._clients[node_id] = await self._stack.enter_async_context(
                 httpx.AsyncClient(limits=limits, timeout=None)
             )
+        return client
 
     async def call(self, node: NodeEntry, operation: Operation, body: bytes | None) -> Reply:
         url = node.url.rstrip("/") + _PATHS[operation]
-        client = self._clients[node.id]
+        client = self._clients.get(node.id) or await self._client(node.id)
+        headers = dict(self.sign(node.id, operation, body, node.deadline)) if self.sign else {}
         try:
             if body is None:
-                request = client.build_request("GET", url)
+                request = client.build_request("GET", url, headers=headers)
             else:
-                request = client.build_request(
-                    "POST", url, content=body, headers={"content-type": "application/json"}
-                )
+                headers["content-type"] = "application/json"
+                request = client.build_request("POST", url, content=body, headers=headers)
             response = await client.send(request, stream=True)
             try:
                 content = bytearray()

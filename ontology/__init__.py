@@ -21,14 +21,21 @@ Errors::
     ├── OntologyInvalid (ValueError)    data that cannot be loaded: parse errors, mixed
     │                                   binding kinds for one model, two prefLabels, one
     │                                   code naming two concepts, hierarchy cycles ...
-    └── SparqlRejected (ValueError)     a SPARQL UPDATE request or a malformed query
+    ├── SparqlRejected (ValueError)     refused before evaluation (400): an UPDATE, SERVICE,
+    │   │                               a query too long, a syntax error
+    │   └── SparqlTooLarge              more result rows/triples than the cap (400)
+    ├── SparqlTimeout (TimeoutError)    ran past the timeout; its worker was killed (503)
+    └── SparqlFailed (RuntimeError)     the SPARQL worker failed (500)
 """
 
 from hyperfed.ontology.concept import ConceptInfo
 from hyperfed.ontology.errors import (
     OntologyError,
     OntologyInvalid,
+    SparqlFailed,
     SparqlRejected,
+    SparqlTimeout,
+    SparqlTooLarge,
     UnknownCategory,
     UnknownConcept,
     UnsupportedModel,
@@ -46,8 +53,11 @@ __all__ = [
     "Ontology",
     "OntologyError",
     "OntologyInvalid",
+    "SparqlFailed",
     "SparqlRejected",
     "SparqlResult",
+    "SparqlTimeout",
+    "SparqlTooLarge",
     "UnknownCategory",
     "UnknownConcept",
     "UnsupportedModel",

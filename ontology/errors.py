@@ -7,7 +7,10 @@ from collections.abc import Sequence
 __all__ = [
     "OntologyError",
     "OntologyInvalid",
+    "SparqlFailed",
     "SparqlRejected",
+    "SparqlTimeout",
+    "SparqlTooLarge",
     "UnknownCategory",
     "UnknownConcept",
     "UnsupportedModel",
@@ -59,4 +62,23 @@ class OntologyInvalid(OntologyError, ValueError):
 
 
 class SparqlRejected(OntologyError, ValueError):
-    """A SPARQL request that is not a valid read-only query (an UPDATE, or a syntax error)."""
+    """A SPARQL request that is refused before evaluation: an UPDATE, a SERVICE clause,
+    a query too long, or a syntax error. HTTP 400."""
+
+    status = 400
+
+
+class SparqlTooLarge(SparqlRejected):
+    """A result with more rows or triples than the endpoint's cap. HTTP 400."""
+
+
+class SparqlTimeout(OntologyError, TimeoutError):
+    """A query that ran past the endpoint's timeout (its worker was stopped). HTTP 503."""
+
+    status = 503
+
+
+class SparqlFailed(OntologyError, RuntimeError):
+    """The SPARQL worker failed (crashed, or the pool is closed). HTTP 500."""
+
+    status = 500

@@ -193,17 +193,18 @@ class Ontology:
 
     # -- resolution ------------------------------------------------------------------------
 
-    def resolve(self, ref: str, model: str) -> BindingBase:
+    def resolve(self, ref: str, model: str, *, narrower: bool = True) -> BindingBase:
         """The binding of concept `ref` in data model `model` (one of `models`).
 
         Exact matches share bindings; a concept's binding is merged with those of all its
-        transitively narrower concepts. A concept without a binding of its own for `model`
-        resolves to `Unexpressible` (its narrower concepts alone could undercount)."""
+        transitively narrower concepts (with `narrower=False`: its own binding alone, for a
+        code asked without its descendants). A concept without a binding of its own for
+        `model` resolves to `Unexpressible` (its narrower concepts alone could undercount)."""
         if model not in self.models:
             raise UnsupportedModel(model, self.models)
         iri = self.expand(ref)
         cls = self._index.class_of[iri]
-        found = self._index.resolved.get((cls, model))
+        found = (self._index.resolved if narrower else self._index.own).get((cls, model))
         if found is not None and not isinstance(found, Unexpressible):
             return found
         key = (iri, model)

@@ -18,16 +18,18 @@ Errors::
 Modules: `spec` (SynthSpec, Summary), `catalogue` (clinical items and disease parameters),
 `vocabulary` (OMOP concepts, hierarchy, mappings), `population` and `events` (the population as
 SQL), `omop_schema` (our compact DDL), `omop` (population -> OMOP rows), `writers` (DuckDB,
-PostgreSQL), `demo` (the two demo sites), `cli` (`hyperfed generate ...`).
+PostgreSQL), `sdtm` (the population as SDTM domains), `demo` (the demo sites), `cli`
+(`hyperfed generate ...`).
 """
 
-from hyperfed.synth.demo import DEMO_SITES, write_demo_sites
+from hyperfed.synth.demo import DEMO_SDTM_SITES, DEMO_SITES, write_demo_sites
 from hyperfed.synth.errors import SynthError, SynthSpecError, SynthWriteError
 from hyperfed.synth.spec import MAX_PERSONS, CdmVersion, Summary, SynthSpec
 from hyperfed.synth.writers import ALL_TABLES, write_omop_duckdb, write_omop_postgres
 
 __all__ = [
     "ALL_TABLES",
+    "DEMO_SDTM_SITES",
     "DEMO_SITES",
     "MAX_PERSONS",
     "CdmVersion",

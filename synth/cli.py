@@ -1,17 +1,25 @@
 """`hyperfed generate ...`: the synthetic population written out, one command per data model.
 
     hyperfed generate omop --persons 100000 --out site.duckdb [--seed 1] [--postgres DSN]
+    hyperfed generate fhir --persons 100000 --out DIR [--seed 1] [--bundles] [--gzip]
     hyperfed generate sdtm --persons 100000 --out DIR [--seed 1] [--format csv|xpt]
-    hyperfed generate demo --out DIR
     hyperfed generate dicom --persons 10000 --out DIR [--seed 1] [--files 20]
+    hyperfed generate demo --out DIR
 
-The options of `omop` are the fields of `SynthSpec` (a site profile) plus where to write.
+Every model command also takes the site profile — the fields of `SynthSpec` such as
+`--hemoglobin-g-per-l-share 0.4` or `--cancer-scale 1.5` — added in one place
+(`site_profile`), so the same options give the same population in every model.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import inspect
+import typing
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -19,7 +27,7 @@ from rich.console import Console
 from hyperfed.synth.errors import SynthError
 from hyperfed.synth.spec import CdmVersion, SynthSpec
 
-__all__ = ["app"]
+__all__ = ["app", "site_profile"]
 
 app = typer.Typer(
     help="Generate synthetic data (one population, every model).", no_args_is_help=True
@@ -27,35 +35,70 @@ app = typer.Typer(
 _out = Console()
 _err = Console(stderr=True)
 _D = SynthSpec()
+_MODEL_FIELDS = {"persons", "seed", "cdm_version", "upper_case_names"}
+PROFILE = tuple(f for f in dataclasses.fields(SynthSpec) if f.name not in _MODEL_FIELDS)
+_TYPES = typing.get_type_hints(SynthSpec)
 
 
-def _fail(exc: SynthError) -> None:
-    _err.print(f"[bold red]error:[/] {exc}")
+def site_profile(command: Callable[..., None]) -> Callable[..., None]:
+    """Give `command` an option per site-profile field of `SynthSpec` (default: the spec's)
+    and call it with `spec`, the SynthSpec of its `--persons`, `--seed` and those options."""
+    hints = typing.get_type_hints(command, include_extras=True)
+    sig = inspect.signature(command)
+    extra = [
+        inspect.Parameter(
+            f.name,
+            inspect.Parameter.KEYWORD_ONLY,
+            default=getattr(_D, f.name),
+            annotation=_TYPES[f.name],
+        )
+        for f in PROFILE
+    ]
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        profile = {f.name: kwargs.pop(f.name) for f in PROFILE}
+        model = {k: kwargs.pop(k) for k in ("cdm_version", "upper_case_names") if k in kwargs}
+        try:
+            spec = SynthSpec(
+                persons=kwargs.pop("persons"), seed=kwargs.pop("seed"), **profile, **model
+            )
+            command(*args, spec=spec, **kwargs)
+        except SynthError as exc:
+            _err.print(f"[bold red]error:[/] {exc}")
+            raise typer.Exit(2) from exc
+
+    own = [p.replace(annotation=hints[p.name]) for p in sig.parameters.values() if p.name != "spec"]
+    own += [
+        inspect.Parameter(
+            "persons", inspect.Parameter.KEYWORD_ONLY, default=10_000, annotation=int
+        ),
+        inspect.Parameter("seed", inspect.Parameter.KEYWORD_ONLY, default=_D.seed, annotation=int),
+    ]
+    params = [*own, *extra]
+    wrapper.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in params}
+    return wrapper
+
+
+def _usage(message: str) -> None:
+    _err.print(f"[bold red]error:[/] {message}")
     raise typer.Exit(2)
 
 
 @app.command("omop")
+@site_profile
 def generate_omop(
+    *,
+    spec: SynthSpec,
     out_file: Annotated[
         Path | None, typer.Option("--out", help="DuckDB file to write (and/or --postgres)")
     ] = None,
-    persons: int = 10_000,
-    seed: int = _D.seed,
     postgres: Annotated[str | None, typer.Option(help="write to this PostgreSQL too")] = None,
     schema: Annotated[str | None, typer.Option(help="target schema (main / public)")] = None,
     replace: Annotated[bool, typer.Option(help="replace existing OMOP tables")] = False,
     cdm_version: Annotated[str, typer.Option(help="5.4 or 5.3")] = _D.cdm_version,
     upper_case_names: Annotated[bool, typer.Option(help="upper-case table/column names")] = False,
-    site_name: str = _D.site_name,
-    site_abbreviation: str = _D.site_abbreviation,
-    start_year: int = _D.start_year,
-    end_year: int = _D.end_year,
-    visits_per_person: float = _D.visits_per_person,
-    hemoglobin_g_per_l_share: float = _D.hemoglobin_g_per_l_share,
-    creatinine_umol_per_l_share: float = _D.creatinine_umol_per_l_share,
-    missing_unit_share: float = _D.missing_unit_share,
-    icd10cm_source_share: float = _D.icd10cm_source_share,
-    cancer_scale: float = _D.cancer_scale,
     indexes: Annotated[bool, typer.Option(help="PostgreSQL: keys and indexes")] = True,
     threads: Annotated[int | None, typer.Option(help="DuckDB threads (all cores)")] = None,
 ) -> None:
@@ -63,63 +106,53 @@ def generate_omop(
     from hyperfed.synth.writers import write_omop_duckdb, write_omop_postgres
 
     if out_file is None and postgres is None:
-        _err.print("[bold red]error:[/] give --out FILE.duckdb and/or --postgres DSN")
-        raise typer.Exit(2)
+        _usage("give --out FILE.duckdb and/or --postgres DSN")
     if cdm_version not in ("5.4", "5.3"):
-        _err.print(f"[bold red]error:[/] --cdm-version must be 5.4 or 5.3, not {cdm_version!r}")
-        raise typer.Exit(2)
+        _usage(f"--cdm-version must be 5.4 or 5.3, not {cdm_version!r}")
     version: CdmVersion = "5.4" if cdm_version == "5.4" else "5.3"
-    try:
-        spec = SynthSpec(
-            persons=persons,
-            seed=seed,
-            site_name=site_name,
-            site_abbreviation=site_abbreviation,
-            start_year=start_year,
-            end_year=end_year,
-            visits_per_person=visits_per_person,
-            hemoglobin_g_per_l_share=hemoglobin_g_per_l_share,
-            creatinine_umol_per_l_share=creatinine_umol_per_l_share,
-            missing_unit_share=missing_unit_share,
-            icd10cm_source_share=icd10cm_source_share,
-            cancer_scale=cancer_scale,
-            cdm_version=version,
-            upper_case_names=upper_case_names,
+    spec = dataclasses.replace(spec, cdm_version=version, upper_case_names=upper_case_names)
+    if out_file is not None:
+        summary = write_omop_duckdb(
+            spec, out_file, schema or "main", replace=replace, threads=threads
         )
-        if out_file is not None:
-            summary = write_omop_duckdb(
-                spec, out_file, schema or "main", replace=replace, threads=threads
-            )
-            _out.print(summary.format())
-        if postgres is not None:
-            summary = write_omop_postgres(
-                spec,
-                postgres,
-                schema or "public",
-                replace=replace,
-                indexes=indexes,
-                threads=threads,
-            )
-            _out.print(summary.format())
-    except SynthError as exc:
-        _fail(exc)
+        _out.print(summary.format())
+    if postgres is not None:
+        summary = write_omop_postgres(
+            spec, postgres, schema or "public", replace=replace, indexes=indexes, threads=threads
+        )
+        _out.print(summary.format())
+
+
+@app.command("fhir")
+@site_profile
+def generate_fhir(
+    *,
+    spec: SynthSpec,
+    out_dir: Annotated[Path, typer.Option("--out", help="folder for the FHIR files")],
+    bundles: Annotated[
+        bool, typer.Option(help="one transaction Bundle per patient instead of Bulk NDJSON")
+    ] = False,
+    gzip: Annotated[bool, typer.Option("--gzip", help="write .ndjson.gz")] = False,
+    replace: Annotated[bool, typer.Option(help="overwrite files in a non-empty folder")] = False,
+    threads: Annotated[int | None, typer.Option(help="DuckDB threads (all cores)")] = None,
+) -> None:
+    """Write the same deterministic population as FHIR R4 (Bulk NDJSON, or Bundles)."""
+    from hyperfed.synth.fhir import write_fhir
+
+    summary = write_fhir(
+        spec, out_dir, bundles=bundles, compress=gzip, replace=replace, threads=threads
+    )
+    _out.print(summary.format())
 
 
 @app.command("sdtm")
+@site_profile
 def generate_sdtm(
+    *,
+    spec: SynthSpec,
     out_dir: Annotated[Path, typer.Option("--out", help="folder for the SDTM domain files")],
-    persons: int = 10_000,
-    seed: int = _D.seed,
     fmt: Annotated[str, typer.Option("--format", help="csv or xpt (SAS XPORT v5)")] = "csv",
     replace: Annotated[bool, typer.Option(help="overwrite existing domain files")] = False,
-    site_abbreviation: str = _D.site_abbreviation,
-    start_year: int = _D.start_year,
-    end_year: int = _D.end_year,
-    visits_per_person: float = _D.visits_per_person,
-    hemoglobin_g_per_l_share: float = _D.hemoglobin_g_per_l_share,
-    creatinine_umol_per_l_share: float = _D.creatinine_umol_per_l_share,
-    missing_unit_share: float = _D.missing_unit_share,
-    cancer_scale: float = _D.cancer_scale,
     threads: Annotated[int | None, typer.Option(help="DuckDB threads (all cores)")] = None,
 ) -> None:
     """Write the same deterministic population as SDTM domains (DM, MH, AE, CM, EX, LB, VS,
@@ -127,27 +160,34 @@ def generate_sdtm(
     from hyperfed.synth.sdtm import write_sdtm
 
     if fmt not in ("csv", "xpt"):
-        _err.print(f"[bold red]error:[/] --format must be csv or xpt, not {fmt!r}")
-        raise typer.Exit(2)
-    try:
-        spec = SynthSpec(
-            persons=persons,
-            seed=seed,
-            site_abbreviation=site_abbreviation,
-            start_year=start_year,
-            end_year=end_year,
-            visits_per_person=visits_per_person,
-            hemoglobin_g_per_l_share=hemoglobin_g_per_l_share,
-            creatinine_umol_per_l_share=creatinine_umol_per_l_share,
-            missing_unit_share=missing_unit_share,
-            cancer_scale=cancer_scale,
-        )
-        summary = write_sdtm(
-            spec, out_dir, "xpt" if fmt == "xpt" else "csv", replace=replace, threads=threads
-        )
-        _out.print(summary.format())
-    except SynthError as exc:
-        _fail(exc)
+        _usage(f"--format must be csv or xpt, not {fmt!r}")
+    summary = write_sdtm(
+        spec, out_dir, "xpt" if fmt == "xpt" else "csv", replace=replace, threads=threads
+    )
+    _out.print(summary.format())
+
+
+@app.command("dicom")
+@site_profile
+def generate_dicom(
+    *,
+    spec: SynthSpec,
+    out_dir: Annotated[Path, typer.Option("--out", help="folder for dicom_series.parquet")],
+    files: Annotated[
+        int, typer.Option(help="also write real DICOM files of the first N series")
+    ] = 0,
+    instances: Annotated[int, typer.Option(help="DICOM files per series (with --files)")] = 3,
+    identifying: Annotated[
+        bool, typer.Option(help="put PatientName and PatientBirthDate into the files")
+    ] = False,
+) -> None:
+    """Write the population's imaging as a DICOM series index (Parquet), and DICOM files."""
+    from hyperfed.synth.dicom import write_dicom
+
+    if files < 0 or instances < 1:
+        _usage("--files must be >= 0 and --instances >= 1")
+    summary = write_dicom(spec, out_dir, files=files, instances=instances, identifying=identifying)
+    _out.print(summary.format())
 
 
 @app.command("demo")
@@ -161,46 +201,5 @@ def generate_demo(
         for summary in write_demo_sites(out_dir):
             _out.print(summary.format())
     except SynthError as exc:
-        _fail(exc)
-
-
-@app.command("dicom")
-def generate_dicom(
-    out_dir: Annotated[Path, typer.Option("--out", help="folder for dicom_series.parquet")],
-    persons: int = 10_000,
-    seed: int = _D.seed,
-    files: Annotated[
-        int, typer.Option(help="also write real DICOM files of the first N series")
-    ] = 0,
-    instances: Annotated[int, typer.Option(help="DICOM files per series (with --files)")] = 3,
-    identifying: Annotated[
-        bool, typer.Option(help="put PatientName and PatientBirthDate into the files")
-    ] = False,
-    site_abbreviation: str = _D.site_abbreviation,
-    start_year: int = _D.start_year,
-    end_year: int = _D.end_year,
-    visits_per_person: float = _D.visits_per_person,
-    cancer_scale: float = _D.cancer_scale,
-) -> None:
-    """Write the population's imaging as a DICOM series index (Parquet), and DICOM files."""
-    from hyperfed.synth.dicom import write_dicom
-
-    if files < 0 or instances < 1:
-        _err.print("[bold red]error:[/] --files must be >= 0 and --instances >= 1")
-        raise typer.Exit(2)
-    try:
-        spec = SynthSpec(
-            persons=persons,
-            seed=seed,
-            site_abbreviation=site_abbreviation,
-            start_year=start_year,
-            end_year=end_year,
-            visits_per_person=visits_per_person,
-            cancer_scale=cancer_scale,
-        )
-        summary = write_dicom(
-            spec, out_dir, files=files, instances=instances, identifying=identifying
-        )
-        _out.print(summary.format())
-    except SynthError as exc:
-        _fail(exc)
+        _err.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(2) from exc

@@ -1,4 +1,5 @@
-"""The two demo sites: different sizes, seeds and recording habits."""
+"""The demo sites: different sizes, seeds and recording habits (OMOP), and a clinical trial
+written as CDISC SDTM domains."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from types import MappingProxyType
 from hyperfed.synth.spec import Summary, SynthSpec
 from hyperfed.synth.writers import write_omop_duckdb
 
-__all__ = ["DEMO_SITES", "write_demo_sites"]
+__all__ = ["DEMO_SDTM_SITES", "DEMO_SITES", "write_demo_sites"]
 
 DEMO_SITES: MappingProxyType[str, SynthSpec] = MappingProxyType(
     {
@@ -31,6 +32,21 @@ DEMO_SITES: MappingProxyType[str, SynthSpec] = MappingProxyType(
             creatinine_umol_per_l_share=0.9,
             missing_unit_share=0.05,
             icd10cm_source_share=0.3,
+        ),
+    }
+)
+
+
+# A clinical trial's data transfer: the same kind of population as CDISC SDTM domain files.
+DEMO_SDTM_SITES: MappingProxyType[str, SynthSpec] = MappingProxyType(
+    {
+        "trial": SynthSpec(
+            persons=3_000,
+            seed=303,
+            site_name="Hyperfed Demo Trial",
+            site_abbreviation="HF-TRIAL",
+            hemoglobin_g_per_l_share=0.5,
+            cancer_scale=2.0,
         ),
     }
 )

@@ -16,11 +16,13 @@ models express counts the same persons. Mapping (item names from `synth.catalogu
 
 OMOP's observations (smoking, allergies, history of MI) have no SDTM counterpart here. Files
 are written by DuckDB (CSV) or pyreadstat (XPT, SAS transport version 5: names <= 8
-characters, labels <= 40); XPT is built in memory one domain at a time.
+characters, labels <= 40); XPT is built in memory one part at a time (a domain of more than
+`XPT_ROWS_PER_FILE` rows is written as numbered parts, read back as split datasets).
 """
 
 from __future__ import annotations
 
+import re
 import time
 from os import PathLike
 from pathlib import Path
@@ -38,8 +40,8 @@ SdtmFormat = Literal["csv", "xpt"]
 
 # item -> (SDTM term, decod) ; conditions: MedDRA-like PTs, drugs: WHODrug-like names
 TERMS: dict[str, tuple[str, str]] = {
-    "hypertension": ("HYPERTENSION", "HYPERTENSION"),
-    "icd_hypertension": ("HYPERTENSION", "HYPERTENSION"),
+    "hypertension": ("ESSENTIAL HYPERTENSION", "ESSENTIAL HYPERTENSION"),
+    "icd_hypertension": ("ESSENTIAL HYPERTENSION", "ESSENTIAL HYPERTENSION"),
     "t2d": ("TYPE 2 DIABETES MELLITUS", "TYPE 2 DIABETES MELLITUS"),
     "icd_t2d": ("TYPE 2 DIABETES MELLITUS", "TYPE 2 DIABETES MELLITUS"),
     "asthma": ("ASTHMA", "ASTHMA"),
@@ -236,15 +238,51 @@ FROM pop_person ORDER BY person_id"""
     raise ValueError(f"unknown SDTM domain {domain!r}; valid: {', '.join(DOMAINS)}")
 
 
-def _write_xpt(con: duckdb.DuckDBPyConnection, sql: str, path: Path, domain: str) -> int:
+XPT_ROWS_PER_FILE = 500_000
+"""A larger XPT domain is written as numbered parts (`lb01.xpt`, `lb02.xpt` ...), which a
+reader takes as split datasets of one domain: pyreadstat writes a whole data frame at once,
+so parts keep the writer's memory bounded at any population size."""
+
+
+def _frame(chunk: object) -> object:
+    import pandas as pd
+
+    assert isinstance(chunk, pd.DataFrame)
+    for col in chunk.columns:
+        if chunk[col].dtype == object:
+            chunk[col] = chunk[col].fillna("")
+    return chunk
+
+
+def _write_xpt(
+    con: duckdb.DuckDBPyConnection, sql: str, path: Path, domain: str, rows_per_file: int
+) -> int:
+    """Write `sql`'s rows as `path`, or as numbered parts beside it when they are more than
+    `rows_per_file`; returns the number of rows."""
     import pyreadstat
 
-    frame = con.execute(sql).df()
-    for col in frame.columns:
-        if frame[col].dtype == object:
-            frame[col] = frame[col].fillna("")
-    pyreadstat.write_xport(frame, str(path), file_format_version=5, table_name=domain)
-    return len(frame)
+    result = con.execute(sql)
+    vectors = max(1, rows_per_file // 2048)
+    chunk = result.fetch_df_chunk(vectors)
+    following = result.fetch_df_chunk(vectors) if len(chunk) else chunk.iloc[0:0]
+    if not len(following):
+        pyreadstat.write_xport(_frame(chunk), str(path), file_format_version=5, table_name=domain)
+        return len(chunk)
+    rows, part = 0, 0
+    while len(chunk):
+        part += 1
+        name = f"{domain}{part:02d}"
+        target = path.with_name(f"{name.lower()}{path.suffix}")
+        pyreadstat.write_xport(_frame(chunk), str(target), file_format_version=5, table_name=name)
+        rows += len(chunk)
+        chunk, following = following, result.fetch_df_chunk(vectors)
+    return rows
+
+
+def _stale(folder: Path, domain: str, fmt: str) -> list[Path]:
+    """Files of `domain` a previous run may have left (the file and its numbered parts)."""
+    pattern = re.compile(rf"^{domain.lower()}(\d{{2,}})?\.{fmt}$")
+    return [p for p in folder.glob(f"{domain.lower()}*.{fmt}") if pattern.match(p.name)]
 
 
 def write_sdtm(
@@ -254,6 +292,7 @@ def write_sdtm(
     *,
     replace: bool = False,
     threads: int | None = None,
+    xpt_rows_per_file: int = XPT_ROWS_PER_FILE,
 ) -> Summary:
     """Generate `spec` and write one file per SDTM domain into `out_dir` (created if missing).
     Existing files of the same names make it fail unless `replace=True`."""
@@ -266,13 +305,16 @@ def write_sdtm(
     seconds: dict[str, float] = {}
     counts: dict[str, int] = {}
     paths = {d: folder / f"{d.lower()}.{fmt}" for d in DOMAINS}
-    existing = [p.name for p in paths.values() if p.exists()]
+    existing = [p.name for d in DOMAINS for p in _stale(folder, d, fmt)] if folder.is_dir() else []
     if existing and not replace:
         raise SynthWriteError(
             f"{folder} already holds {', '.join(existing)}; pass replace=True to overwrite"
         )
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        for d in DOMAINS:  # with replace=True: old files and parts of a larger population
+            for stale in _stale(folder, d, fmt):
+                stale.unlink()
     except OSError as exc:
         raise SynthWriteError(f"cannot create {folder}: {exc}") from exc
     con = duckdb.connect()
@@ -293,7 +335,7 @@ def write_sdtm(
                     rows = con.execute(f"SELECT count(*) FROM ({sql})").fetchall()
                     counts[domain] = int(rows[0][0])
                 else:
-                    counts[domain] = _write_xpt(con, sql, path, domain)
+                    counts[domain] = _write_xpt(con, sql, path, domain, xpt_rows_per_file)
             except (duckdb.Error, OSError, ValueError) as exc:
                 raise SynthWriteError(f"writing {path}: {exc}") from exc
             seconds[domain] = time.perf_counter() - t0

@@ -30,10 +30,10 @@ class _Server(uvicorn.Server):
 
 @contextlib.contextmanager
 def serve(app: Any, port: int | None = None) -> Iterator[str]:
-    """Serve `app` on 127.0.0.1; yields its base URL."""
-    port = port or free_port()
+    """Serve `app` on 127.0.0.1 (on `port`, or on one the system picks while binding, so no
+    other process can take it in between); yields its base URL."""
     server = _Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+        uvicorn.Config(app, host="127.0.0.1", port=port or 0, log_level="warning", lifespan="on")
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -44,8 +44,9 @@ def serve(app: Any, port: int | None = None) -> Iterator[str]:
         if time.monotonic() > deadline:
             raise TimeoutError(f"server on port {port} did not start")
         time.sleep(0.01)
+    bound = int(server.servers[0].sockets[0].getsockname()[1])
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{bound}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)

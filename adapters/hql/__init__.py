@@ -5,7 +5,6 @@ from hyperfed.adapters.hql.bindings import (
     Bindings,
     CodesBinding,
     EveryoneBinding,
-    SdtmBinding,
     SexBinding,
     Unexpressible,
 )
@@ -42,7 +41,6 @@ __all__ = [
     "NotCriterion",
     "Occurrences",
     "Query",
-    "SdtmBinding",
     "SexBinding",
     "Stratify",
     "Unexpressible",

@@ -44,7 +44,6 @@ __all__ = [
     "EveryoneBinding",
     "PersonBinding",
     "RdfProperty",
-    "SdtmBinding",
     "SexBinding",
     "Unexpressible",
     "binding_kinds",
@@ -198,28 +197,11 @@ class Unexpressible(BindingBase):
         return self.model_copy(update={"reason": "; ".join(r for r in reasons if r)})
 
 
-# Provisional: this kind moves into the SDTM model package (declared on its adapter class)
-# when that adapter lands; the registry treats it like any declared kind.
-class SdtmBinding(BindingBase):
-    """SDTM records in `domain` whose `variable` takes one of the controlled `terms`."""
-
-    kind: Literal["sdtm"] = "sdtm"
-    domain: str
-    variable: str
-    terms: Annotated[list[str], Field(min_length=1)]
-    RDF: ClassVar[dict[str, RdfProperty]] = {
-        "domain": RdfProperty(HF_NS + "sdtmDomain", one=True),
-        "variable": RdfProperty(HF_NS + "sdtmVariable", one=True),
-        "terms": RdfProperty(HF_NS + "sdtmTerm"),
-    }
-
-
 SHARED_KINDS: tuple[type[BindingBase], ...] = (
     EveryoneBinding,
     SexBinding,
     CodesBinding,
     Unexpressible,
-    SdtmBinding,
 )
 """Kinds every node understands (each model's compiler decides what it can evaluate)."""
 
@@ -265,10 +247,12 @@ Binding = Annotated[
 Bindings = dict[str, Binding]
 
 
-def code_key(code: Code) -> str:
+def code_key(code: Code, descendants: bool = True) -> str:
     """The `Bindings` key of a `code` criterion the hub translated through the ontology for
-    a model that does not read the code's system itself (`system|code`)."""
-    return f"{code.system}|{code.code}"
+    a model that does not read the code's system itself: `system|code`, with its narrower
+    concepts; `system|code|self` for the concept alone (`"descendants": false`)."""
+    key = f"{code.system}|{code.code}"
+    return key if descendants else key + "|self"
 
 
 def person_concept_misuse(e: EventCriterion) -> str | None:

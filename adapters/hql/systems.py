@@ -39,6 +39,7 @@ SYSTEMS: tuple[System, ...] = (
     System("http://unitsofmeasure.org", "UCUM", ("ucum",)),
     System("http://www.whocc.no/atc", "ATC", ("atc",)),
     System("http://hl7.org/fhir/sid/cvx", "CVX", ("cvx",)),
+    System("http://terminology.hl7.org/CodeSystem/mdr", "MedDRA", ("meddra", "mdr")),
     System(OMOP_CONCEPT_SYSTEM, "OMOP concept id", ("omop",)),
 )
 

@@ -1,7 +1,15 @@
 """The node service: wraps an adapter behind HTTP and applies disclosure control.
 
-Errors: `ConfigError` (an `AdapterError`: the node configuration file is missing or invalid,
-naming the field); the adapter's own `SourceError` / `QueryTimeout`.
+Also: `trust` (signed tasks, node keys: TaskVerifier), `guard` (require_hub_signature),
+`pull` (PullLoop: a node that connects outward only).
+
+Errors::
+
+    AdapterError                (hyperfed.adapters.errors)
+    ├── ConfigError             the node configuration is missing or invalid, naming the field
+    └── TaskRefused             a task or result is not signed by whom it claims, not for this
+                                node, expired, replayed or altered (trust)
+    and the adapter's own SourceError / QueryTimeout.
 """
 
 from hyperfed.adapters.node.app import create_node_app

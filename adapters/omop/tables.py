@@ -11,6 +11,7 @@ __all__ = [
     "PERSON_COLUMNS",
     "VOCABULARY_TABLES",
     "EventTable",
+    "system_for_vocabulary",
 ]
 
 
@@ -131,3 +132,11 @@ OMOP_VOCABULARIES: dict[str, str] = {
     "http://www.whocc.no/atc": "ATC",
     "http://hl7.org/fhir/sid/cvx": "CVX",
 }
+
+
+def system_for_vocabulary(vocabulary_id: str) -> str | None:
+    """The HQL code system URI of an OMOP vocabulary_id (any case), or None."""
+    for uri, vocabulary in OMOP_VOCABULARIES.items():
+        if vocabulary.lower() == vocabulary_id.lower():
+            return uri
+    return None

@@ -1,25 +1,29 @@
 """CDISC SDTM: a folder of domain datasets (SAS XPORT, CSV, define.xml) read into DuckDB in a
-normalised layout a compiler queries with plain SQL, and the data-quality check.
+normalised layout, queried with SQL compiled from HQL, and the data-quality check.
 
-    from hyperfed.adapters.sdtm import LoadOptions, check_folder, load_folder
-    study = load_folder("/srv/trial", LoadOptions(exclude_arms=("SCRNFAIL",)))
+    from hyperfed.adapters.sdtm import SdtmAdapter, check_folder, load_folder
+    adapter = SdtmAdapter.from_source("/srv/trial", exclude_arms=["SCRNFAIL"])
+    adapter.count(query, bindings)               # exact counts (never leave the node)
     report = check_folder("/srv/trial")          # Report: problems with file, row, column
 
 Importing this package is cheap: the loader (DuckDB, pyreadstat) loads on first use.
 
-Errors::
+Errors (under the kit's `AdapterError`)::
 
-    SdtmError
-    ├── SdtmSourceError        the folder is missing, not a folder, or holds no dataset
-    ├── SdtmRefused            start-up errors and on_error="refuse" (carries the Report)
-    └── SdtmOptionError (also ValueError)   a load option is out of range
+    SdtmError (AdapterError)
+    ├── SdtmSourceError (also SourceError)   the folder is missing, not a folder, holds no
+    │                                        dataset, or its cache file cannot be used
+    ├── SdtmRefused (also SourceError)       start-up errors and on_error="refuse" (carries
+    │                                        the Report)
+    └── SdtmOptionError (also ValueError)    a load option is out of range
     (DefineError, a ValueError of `define`, never escapes: a broken define.xml is a warning)
 
-Modules: `files` (which file is which dataset), `define` (define.xml), `reader` (one file into
-DuckDB), `standard` (SDTMIG 3.3 tables), `dates` (the partial-date rule), `units` (SDTM unit
-terms -> UCUM), `layout` and `qualifiers` (the normalised tables), `loader` (`load_folder`),
-`checks*` (the data-quality checks), `report` (model-neutral `Problem`/`Report` and the rich
-renderer), `cli` (`check` command).
+Modules: `adapter` (`SdtmAdapter`, `SdtmOptions`), `bindings` (the `sdtm` binding kind),
+`schema` (what the adapter inspects), `compiler` and `plans` (HQL -> SQL), `cache` (the
+DuckDB cache file), `files` (which file is which dataset), `define` (define.xml), `reader`
+(one file into DuckDB), `standard` (SDTMIG 3.3 tables), `dates` (the partial-date rule),
+`units` (SDTM unit terms -> UCUM), `layout` and `qualifiers` (the normalised tables),
+`loader` (`load_folder`), `checks*` (the data-quality checks).
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ from hyperfed.adapters.sdtm.errors import (
 )
 
 if TYPE_CHECKING:
+    from hyperfed.adapters.sdtm.adapter import SdtmAdapter, SdtmOptions
+    from hyperfed.adapters.sdtm.bindings import SdtmBinding
     from hyperfed.adapters.sdtm.checks import check_folder, check_study
     from hyperfed.adapters.sdtm.layout import TABLE_COLUMNS
     from hyperfed.adapters.sdtm.loader import Dataset, LoadOptions, Study, load_folder
@@ -46,8 +52,11 @@ __all__ = [
     "LoadOptions",
     "Problem",
     "Report",
+    "SdtmAdapter",
+    "SdtmBinding",
     "SdtmError",
     "SdtmOptionError",
+    "SdtmOptions",
     "SdtmRefused",
     "SdtmSourceError",
     "Severity",
@@ -60,6 +69,9 @@ __all__ = [
 ]
 
 _LAZY = {
+    "SdtmAdapter": "adapter",
+    "SdtmOptions": "adapter",
+    "SdtmBinding": "bindings",
     "check_folder": "checks",
     "check_study": "checks",
     "TABLE_COLUMNS": "layout",

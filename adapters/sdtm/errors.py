@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from hyperfed.adapters.errors import AdapterError, SourceError
+
 if TYPE_CHECKING:
     from hyperfed.adapters.checks import Report
 
 __all__ = ["SdtmError", "SdtmOptionError", "SdtmRefused", "SdtmSourceError"]
 
 
-class SdtmError(Exception):
-    """Base of the SDTM package's errors."""
+class SdtmError(AdapterError):
+    """Base of the SDTM package's errors (an `AdapterError` of the adapter kit)."""
 
 
-class SdtmSourceError(SdtmError):
+class SdtmSourceError(SdtmError, SourceError):
     """The source folder cannot be read at all (missing, not a folder, no dataset in it)."""
 
     def __init__(self, source: str, reason: str) -> None:
@@ -23,7 +25,7 @@ class SdtmSourceError(SdtmError):
         super().__init__(f"SDTM source {source}: {reason}")
 
 
-class SdtmRefused(SdtmError):
+class SdtmRefused(SdtmError, SourceError):
     """Loading found start-up errors and the operator chose to refuse (`on_error="refuse"`).
     `report` lists them, each with its file and reason."""
 

@@ -36,7 +36,7 @@ TABLE_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
     ),
     "events": (
         "domain", "dataset", "usubjid", "seq", "term", "decod", "llt", "lltcd", "ptcd", "hlt",
-        "hltcd", "hlgt", "hlgtcd", "bodsys", "bdsyscd", "soc", "soccd", "cat", "scat", "presp",
+        "hltcd", "hlgt", "hlgtcd", "bodsys", "bdsycd", "soc", "soccd", "cat", "scat", "presp",
         "occur", "start_lo", "start_hi", "start_source", "end_lo", "end_hi", "_file", "_row",
     ),
     "interventions": (
@@ -146,7 +146,7 @@ def class_select(table: str, v: DomainView) -> str:
             f"{_col(v, 'HLGT', 'up')} AS hlgt",
             f"{_col(v, 'HLGTCD', 'code')} AS hlgtcd",
             f"{_col(v, 'BODSYS', 'up')} AS bodsys",
-            f"{_col(v, 'BDSYSCD', 'code')} AS bdsyscd",
+            f"{_col(v, 'BDSYCD', 'code')} AS bdsycd",
             f"{_col(v, 'SOC', 'up')} AS soc",
             f"{_col(v, 'SOCCD', 'code')} AS soccd",
             f"{_col(v, 'CAT', 'up')} AS cat",

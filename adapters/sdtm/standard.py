@@ -92,7 +92,7 @@ SUPP_REQUIRED: Final[tuple[str, ...]] = (
 # Variables a normalised table reads, by class (suffixes after the two-letter prefix).
 EVENT_VARIABLES: Final = (
     "TERM", "DECOD", "LLT", "LLTCD", "PTCD", "HLT", "HLTCD", "HLGT", "HLGTCD", "BODSYS",
-    "BDSYSCD", "SOC", "SOCCD", "CAT", "SCAT", "PRESP", "OCCUR", "STDTC", "ENDTC", "DTC",
+    "BDSYCD", "SOC", "SOCCD", "CAT", "SCAT", "PRESP", "OCCUR", "STDTC", "ENDTC", "DTC",
 )  # fmt: skip
 INTERVENTION_VARIABLES: Final = (
     "TRT", "DECOD", "CAT", "SCAT", "CLAS", "CLASCD", "DOSE", "DOSU", "ROUTE", "PRESP",
@@ -106,7 +106,7 @@ FINDING_VARIABLES: Final = (
 # SDTM "Num" variables: by suffix after the domain prefix, and whole names.
 NUMERIC_SUFFIXES: Final = (
     "SEQ", "STRESN", "STNRLO", "STNRHI", "DOSE", "DOSTOT", "DY", "STDY", "ENDY", "TPTNUM",
-    "LLTCD", "PTCD", "HLTCD", "HLGTCD", "BDSYSCD", "SOCCD", "STREFN",
+    "LLTCD", "PTCD", "HLTCD", "HLGTCD", "BDSYCD", "SOCCD", "STREFN",
 )  # fmt: skip
 NUMERIC_NAMES: Final = frozenset({"AGE", "VISITNUM", "VISITDY", "TAETORD", "TDORDER"})
 DATE_SUFFIX: Final = "DTC"

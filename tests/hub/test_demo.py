@@ -1,6 +1,6 @@
-"""The demo federation (what `./hf demo` starts): a hub, three OMOP nodes — the real
-Eunomia CDM and two synthetic sites — and a DICOM node (the imaging of one of them),
-answering over real HTTP on loopback."""
+"""The demo federation (what `./hf demo` starts): a hub and five nodes — the real Eunomia
+CDM, two synthetic OMOP sites, a synthetic SDTM trial and the imaging of one OMOP site as a
+DICOM index — answering over real HTTP on loopback."""
 
 from __future__ import annotations
 
@@ -24,10 +24,7 @@ def test_demo_federation_answers_the_example_queries(tmp_path: Path) -> None:
         urls = [stack.enter_context(serve(app, p)) for app, p in apps]
         hub = urls[0]
         assert {s.id for s in SITES} == {
-            "eunomia",
-            "uni-hospital",
-            "regional-clinic",
-            "uni-hospital-imaging",
+            "eunomia", "uni-hospital", "regional-clinic", "trial-sdtm", "uni-hospital-imaging"
         }
         for example in sorted(EXAMPLES.glob("*.json")):
             r = httpx.post(f"{hub}/queries", json=json.loads(example.read_text()), timeout=60)
@@ -39,6 +36,15 @@ def test_demo_federation_answers_the_example_queries(tmp_path: Path) -> None:
             assert statuses["uni-hospital"] == "ok", (example.name, statuses)
             assert statuses["regional-clinic"] in ("ok", "suppressed"), statuses
             assert statuses["eunomia"] in ("ok", "suppressed", "unsupported"), statuses
+            # the SDTM trial (3,000 subjects: few GI bleedings); hf:CT names an imaging
+            # modality, which SDTM records do not hold
+            sdtm = {
+                "ct-2010s-over-60.json": ("unsupported",),
+                "gi-bleed-female-or-60.json": ("ok", "suppressed"),
+                "low-hemoglobin-men.json": ("ok",),
+                "lung-cancer-ct-over-60.json": ("unsupported",),
+            }[example.name]
+            assert statuses["trial-sdtm"] in sdtm, (example.name, statuses)
             # the DICOM node answers imaging questions; diagnoses and drugs are not imaging
             imaging = example.name.startswith("ct-")
             assert statuses["uni-hospital-imaging"] == ("ok" if imaging else "unsupported")
@@ -49,7 +55,10 @@ def test_demo_federation_answers_the_example_queries(tmp_path: Path) -> None:
         assert uni["status"] == "ok" and uni["count"] >= 10
     # data written once, atomically, and reused
     assert (tmp_path / "uni-hospital.duckdb").exists()
-    assert (tmp_path / "uni-hospital-imaging.parquet").exists()
     assert not list(tmp_path.glob("*.tmp"))
     with duckdb.connect(str(tmp_path / "regional-clinic.duckdb"), read_only=True) as con:
         assert con.execute("SELECT COUNT(*) FROM person").fetchone() == (5000,)
+    assert (tmp_path / "trial-sdtm" / "dm.csv").exists()
+    assert 'model = "sdtm"' in (tmp_path / "trial-sdtm.toml").read_text()
+    assert (tmp_path / "uni-hospital-imaging.parquet").exists()
+    assert 'model = "dicom"' in (tmp_path / "uni-hospital-imaging.toml").read_text()

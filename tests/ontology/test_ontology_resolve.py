@@ -14,11 +14,11 @@ from hyperfed.adapters.hql.bindings import (
     Binding,
     CodesBinding,
     EveryoneBinding,
-    SdtmBinding,
     SexBinding,
     Unexpressible,
 )
 from hyperfed.adapters.hql.model import Code
+from hyperfed.adapters.sdtm.bindings import SdtmBinding
 from hyperfed.ontology import Ontology, UnsupportedModel
 
 SCT = "http://snomed.info/sct"
@@ -37,7 +37,17 @@ def codes(system: str, code: str) -> CodesBinding:
 
 
 def mh(*terms: str) -> SdtmBinding:
-    return SdtmBinding(domain="MH", variable="MHDECOD", terms=sorted(terms))
+    """A condition: recorded as medical history or as an adverse event."""
+    return SdtmBinding(domains=["AE", "MH"], variables=["AEDECOD", "MHDECOD"], terms=sorted(terms))
+
+
+def finding(domain: str, code: str) -> SdtmBinding:
+    return SdtmBinding(domains=[domain], variables=[f"{domain}TESTCD"], terms=[code])
+
+
+def drug(*terms: str) -> SdtmBinding:
+    """A drug: a concomitant medication or the study treatment."""
+    return SdtmBinding(domains=["CM", "EX"], variables=["CMDECOD", "EXTRT"], terms=sorted(terms))
 
 
 def dicom(keyword: str, *values: str) -> DicomBinding:
@@ -251,7 +261,7 @@ def test_hf_names_and_eucaim_concepts_are_one_concept(
 DEMO_CODES = {
     "hf:GastrointestinalHemorrhage": (SCT, "74474003"),
     "hf:Type2Diabetes": (SCT, "44054006"),
-    "hf:Hypertension": (SCT, "38341003"),
+    "hf:EssentialHypertension": (SCT, "59621000"),
     "hf:Asthma": (SCT, "195967001"),
     "hf:COPD": (SCT, "13645005"),
     "hf:ViralSinusitis": (SCT, "444814009"),
@@ -285,16 +295,29 @@ def test_demo_concepts_bind_to_their_standard_code(onto: Ontology, ref: str, mod
 @pytest.mark.parametrize(
     ("ref", "expected"),
     [
-        ("hf:Hemoglobin", SdtmBinding(domain="LB", variable="LBTESTCD", terms=["HGB"])),
-        ("hf:Creatinine", SdtmBinding(domain="LB", variable="LBTESTCD", terms=["CREAT"])),
-        ("hf:HbA1c", SdtmBinding(domain="LB", variable="LBTESTCD", terms=["HBA1C"])),
-        ("hf:PSA", SdtmBinding(domain="LB", variable="LBTESTCD", terms=["PSA"])),
+        ("hf:Hemoglobin", finding("LB", "HGB")),
+        ("hf:Creatinine", finding("LB", "CREAT")),
+        ("hf:HbA1c", finding("LB", "HBA1C")),
+        ("hf:PSA", finding("LB", "PSA")),
         (
             "hf:SystolicBloodPressure",
-            SdtmBinding(domain="VS", variable="VSTESTCD", terms=["SYSBP"]),
+            finding("VS", "SYSBP"),
         ),
-        ("hf:BodyMassIndex", SdtmBinding(domain="VS", variable="VSTESTCD", terms=["BMI"])),
-        ("hf:Hypertension", mh("HYPERTENSION")),
+        ("hf:BodyMassIndex", finding("VS", "BMI")),
+        ("hf:Hypertension", mh("ESSENTIAL HYPERTENSION", "HYPERTENSION")),
+        ("hf:EssentialHypertension", mh("ESSENTIAL HYPERTENSION")),
+        ("hf:ViralSinusitis", mh("SINUSITIS VIRAL")),
+        ("hf:Glucose", finding("LB", "GLUC")),
+        ("hf:DiastolicBloodPressure", finding("VS", "DIABP")),
+        ("hf:BodyTemperature", finding("VS", "TEMP")),
+        (
+            "hf:CTScan",
+            SdtmBinding(
+                domains=["PR"],
+                variables=["PRDECOD", "PRTRT"],
+                terms=["COMPUTED TOMOGRAPHY", "CT OF CHEST"],
+            ),
+        ),
         ("hf:MyocardialInfarction", mh("MYOCARDIAL INFARCTION")),
         ("hf:Asthma", mh("ASTHMA")),
         ("hf:COPD", mh("CHRONIC OBSTRUCTIVE PULMONARY DISEASE")),
@@ -305,13 +328,11 @@ def test_demo_concepts_bind_to_their_standard_code(onto: Ontology, ref: str, mod
         ),
         (
             "hf:Aspirin",
-            SdtmBinding(domain="CM", variable="CMDECOD", terms=["ACETYLSALICYLIC ACID", "ASPIRIN"]),
+            drug("ACETYLSALICYLIC ACID", "ASPIRIN"),
         ),
         (
             "hf:Metformin",
-            SdtmBinding(
-                domain="CM", variable="CMDECOD", terms=["METFORMIN", "METFORMIN HYDROCHLORIDE"]
-            ),
+            drug("METFORMIN", "METFORMIN HYDROCHLORIDE"),
         ),
     ],
 )
@@ -332,6 +353,17 @@ def test_hierarchy_union_includes_narrower_codes(onto: Ontology) -> None:
     # narrower concepts do not inherit their parents' codes
     assert onto.resolve("hf:NonSmallCellLungCancer", "omop") == sct("254637007")
     assert onto.resolve("hf:CTScan", "omop") == sct("77477000", "169069000")
+    assert onto.resolve("hf:Hypertension", "omop") == sct("38341003", "59621000")
+
+
+def test_a_concept_alone_leaves_its_narrower_concepts_out(onto: Ontology) -> None:
+    """For a code asked without its descendants, the hub takes the concept's own binding."""
+    assert onto.resolve("hf:LungCancer", "sdtm", narrower=False) == mh("LUNG NEOPLASM MALIGNANT")
+    assert onto.resolve("hf:LungCancer", "omop", narrower=False) == sct("363358000")
+    assert onto.resolve("hf:NonSmallCellLungCancer", "sdtm", narrower=False) == mh(
+        "NON-SMALL CELL LUNG CANCER"
+    )
+    assert isinstance(onto.resolve("hf:Cancer", "sdtm", narrower=False), Unexpressible)
 
 
 def test_bindings_are_deduplicated_and_sorted(onto: Ontology) -> None:

@@ -8,11 +8,9 @@ import gzip
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from hyperfed.adapters.checks import Report
 from hyperfed.adapters.sdtm.checks import check_folder
-from hyperfed.adapters.sdtm.cli import app
 from hyperfed.adapters.sdtm.errors import SdtmRefused, SdtmSourceError
 from hyperfed.adapters.sdtm.loader import LoadOptions, load_folder
 
@@ -167,19 +165,3 @@ def test_no_dm_and_no_folder(tmp_path: Path) -> None:
     assert [p.code for p in missing.errors] == ["unreadable-source"]
     with pytest.raises(SdtmSourceError):
         load_folder(tmp_path / "nope")
-
-
-def test_cli_json_and_exit_status(messy: Path, tmp_path: Path) -> None:
-    runner = CliRunner()
-    result = runner.invoke(app, ["check", "--source", str(messy), "--json"])
-    assert result.exit_code == 1, result.output
-    data = Report.from_dict(__import__("json").loads(result.output))
-    assert ("acme_lb.csv", 4, "LBDTC") in _where(data, "date-ambiguous")
-    table = runner.invoke(app, ["check", "--source", str(messy)])
-    assert table.exit_code == 1 and "FAILED" in table.output and "Traceback" not in table.output
-    clean = tmp_path / "clean"
-    clean.mkdir()
-    _write(clean, "dm.csv", DM.splitlines()[0] + "\n" + DM.splitlines()[1] + "\n")
-    ok = runner.invoke(app, ["check", "--source", str(clean)])
-    assert ok.exit_code == 0, ok.output
-    assert "OK: 0 error(s)" in ok.output

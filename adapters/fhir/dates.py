@@ -1,0 +1,35 @@
+"""FHIR date text -> SQL DATE, for compilers over the view tables (pure sqlglot).
+
+View tables keep dates as written (``2019``, ``2019-04``, ``2019-04-05``,
+``2019-04-05T23:30:00-05:00``). `date_start_sql(col)` is the first day the text allows (the
+rule for birth dates and event dates alike: ``2019`` -> 2019-01-01), `date_end_sql(col)` the
+last (``2019-04`` -> 2019-04-30). A dateTime counts on the calendar date written, whatever its
+zone. Text that is not a FHIR date gives NULL.
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from hyperfed.adapters.fhir.fhirpath.boundary import boundary_sql
+from hyperfed.adapters.fhir.fhirpath.sql import fn, lit, sql_type
+
+__all__ = ["date_end_sql", "date_start_sql"]
+
+_SHAPE = r"^[0-9]{4}(-[0-9]{2}(-[0-9]{2}(T.*)?)?)?$"
+
+
+def _bound(text: exp.Expression, side: str) -> exp.Expression:
+    valid = fn("regexp_matches", text.copy(), lit(_SHAPE))
+    day = exp.TryCast(this=boundary_sql("date", side, text), to=sql_type("DATE"))
+    return exp.Case().when(valid, day).else_(exp.null())
+
+
+def date_start_sql(text: exp.Expression) -> exp.Expression:
+    """The first day a FHIR date / dateTime text allows, as DATE."""
+    return _bound(text, "low")
+
+
+def date_end_sql(text: exp.Expression) -> exp.Expression:
+    """The last day a FHIR date / dateTime text allows, as DATE."""
+    return _bound(text, "high")
