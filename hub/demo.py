@@ -45,9 +45,7 @@ class DemoSite:
     @property
     def data(self) -> str:
         """The site's data in the demo folder (file or folder name)."""
-        return {"sdtm": self.id, "dicom": f"{self.id}.parquet"}.get(
-            self.model, f"{self.id}.duckdb"
-        )
+        return {"sdtm": self.id, "dicom": f"{self.id}.parquet"}.get(self.model, f"{self.id}.duckdb")
 
     @property
     def source(self) -> str:

@@ -24,7 +24,11 @@ def test_demo_federation_answers_the_example_queries(tmp_path: Path) -> None:
         urls = [stack.enter_context(serve(app, p)) for app, p in apps]
         hub = urls[0]
         assert {s.id for s in SITES} == {
-            "eunomia", "uni-hospital", "regional-clinic", "trial-sdtm", "uni-hospital-imaging"
+            "eunomia",
+            "uni-hospital",
+            "regional-clinic",
+            "trial-sdtm",
+            "uni-hospital-imaging",
         }
         for example in sorted(EXAMPLES.glob("*.json")):
             r = httpx.post(f"{hub}/queries", json=json.loads(example.read_text()), timeout=60)
