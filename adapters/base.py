@@ -15,13 +15,14 @@ and declares, as class constants, its name (`MODEL`), its capabilities (`SUPPORT
 options model (`OPTIONS`). It is registered by an entry point in `hyperfed.adapters`
 (`hyperfed.adapters.registry`). Optional hooks: `query_problems` (model-specific checks the
 hub runs before fan-out), `resolve_source` (config-relative paths), `check` (a data-quality
-`Report` for `hyperfed node check`), `cli` (commands `hyperfed <model> ...`), `close`.
+`Report` for `hyperfed node check`), `cli` (commands `hyperfed <model> ...`),
+`node_commands` (commands `hyperfed node NAME`), `close`.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -51,6 +52,9 @@ class ExactCount:
     dimensions: tuple[str, ...] = ()
     unsupported: list[UnsupportedCriterion] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    details: dict[str, int] = field(default_factory=dict)
+    """further exact figures for the operator (a DICOM node's studies and series): printed
+    by `hyperfed node count --exact`, never protected and never sent by the node service."""
 
 
 @dataclass
@@ -153,6 +157,13 @@ class Adapter(ABC):
         """Commands of this model, mounted as `hyperfed <MODEL> ...`; none by default."""
         return None
 
+    @classmethod
+    def node_commands(cls) -> dict[str, Callable[..., Any]]:
+        """Commands of this model beside the generic ones, mounted as `hyperfed node NAME`
+        (name -> a typer command function, e.g. DICOM's `index-dicom`); none by default.
+        The generic names (serve, count, explain, check) cannot be taken."""
+        return {}
+
     # -- what a model implements -------------------------------------------------------------
     @classmethod
     @abstractmethod
@@ -189,7 +200,7 @@ class Adapter(ABC):
             deadline.check()
         result = self.run(native, deadline)
         notes = list(dict.fromkeys([*native.notes, *result.notes]))
-        return ExactCount(result.total, result.strata, native.strata, [], notes)
+        return ExactCount(result.total, result.strata, native.strata, [], notes, result.details)
 
     def explain(self, query: Query, bindings: Bindings) -> str:
         """The native query this adapter would run, after its notes (and, when it cannot

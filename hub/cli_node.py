@@ -168,6 +168,8 @@ def node_count(
         "notes": result.notes,
         "unsupported": [u.model_dump() for u in result.unsupported],
     }
+    if exact and result.details:
+        payload["details"] = dict(result.details)  # e.g. a DICOM node's studies and series
     if result.dimensions:
         payload["strata"] = [
             dict(zip([*result.dimensions, "count"], [*k, v], strict=True))
@@ -182,6 +184,8 @@ def node_count(
     else:
         label = "exact count" if exact else "protected count"
         out.print(f"{label}: [bold]{payload.get('count')}[/]")
+        for key, value in (payload.get("details") or {}).items():
+            out.print(f"  {key}: {value}")
         for s in payload.get("strata", []) or []:
             out.print(f"  {s}")
         for n in payload.get("notes", []):
@@ -240,3 +244,31 @@ def node_check(
     else:
         render_report(report, out, limit=limit)
     raise typer.Exit(report.exit_code)
+
+
+GENERIC_COMMANDS = frozenset({"serve", "count", "explain", "check"})
+
+
+def _mount_model_commands() -> None:
+    """`hyperfed node NAME` for the commands registered models bring (Adapter.node_commands);
+    a broken plugin or a name that is taken is a warning, never the end of the CLI."""
+    from hyperfed.adapters.errors import AdapterError
+    from hyperfed.adapters.registry import adapter_classes
+
+    try:
+        classes = adapter_classes()
+    except AdapterError as exc:
+        err.print(f"[yellow]warning:[/] {exc}")
+        return
+    owners: dict[str, str] = {}
+    for model, cls in classes.items():
+        for name, command in cls.node_commands().items():
+            if name in GENERIC_COMMANDS or name in owners:
+                taken = owners.get(name, "hyperfed")
+                err.print(f"[yellow]warning:[/] {model}: 'node {name}' is taken ({taken})")
+                continue
+            owners[name] = model
+            app.command(name)(command)
+
+
+_mount_model_commands()

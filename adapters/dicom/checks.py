@@ -38,7 +38,7 @@ from typing import Any
 
 import duckdb
 
-from hyperfed.adapters.dicom.report import Problem, Report
+from hyperfed.adapters.checks import Problem, Report
 
 __all__ = ["CheckLimits", "check_file_table", "check_folder", "check_series_table"]
 
@@ -341,8 +341,8 @@ def check_series_table(
         raise ValueError(f"not a view name: {view!r}")
     report = Report(source=source or view, model="dicom")
     (n,) = con.execute(f"SELECT count(*) FROM {view}").fetchall()[0]
-    report.checked = {"series": int(n)}
-    report.add(_series_problems(con, view, limits, today or date.today(), True))
+    report.facts = {"series": int(n)}
+    report.extend(_series_problems(con, view, limits, today or date.today(), True))
     return report
 
 
@@ -372,21 +372,21 @@ def check_file_table(
         "count(*) FILTER (WHERE status = 'not_dicom'), "
         f"count(DISTINCT \"SeriesInstanceUID\") FILTER (WHERE status = 'ok') FROM {files_view}"
     ).fetchall()[0]
-    report.checked = {
+    report.facts = {
         "files": int(counts[0]),
         "dicom_files": int(counts[1]),
         "not_dicom": int(counts[2]),
         "series": int(counts[3]),
     }
     for path in missing_files or []:
-        report.add(
+        report.extend(
             [_p("error", path, None, None, "missing-file", "referenced by a DICOMDIR, absent")]
         )
-    report.add(_file_problems(con, files_view))
-    report.add(_series_from_files(con, files_view))
-    report.add(_completeness(con, files_view, limits))
-    report.add(_pixel_spacing_files(con, files_view, limits))
-    report.add(_series_problems(con, "hf_check_series", limits, today or date.today(), False))
+    report.extend(_file_problems(con, files_view))
+    report.extend(_series_from_files(con, files_view))
+    report.extend(_completeness(con, files_view, limits))
+    report.extend(_pixel_spacing_files(con, files_view, limits))
+    report.extend(_series_problems(con, "hf_check_series", limits, today or date.today(), False))
     return report
 
 

@@ -1,10 +1,10 @@
-"""Command-line commands of the DICOM adapter (typer), for `hyperfed node ...`:
+"""The DICOM adapter's own node command (typer):
 
     hyperfed node index-dicom PATH --out INDEX.parquet [--config node.toml | --secret-file F]
-    hyperfed node check --model dicom --source PATH_OR_PARQUET_OR_idc [--json]
 
-`index_dicom` and `check_dicom` are plain typer command functions: the node CLI registers them
-(`node_app.command("index-dicom")(index_dicom)`); `app` bundles both for direct use.
+`index_dicom` is a plain typer command function; `DicomAdapter.node_commands()` hands it to
+the node CLI, which mounts it beside the generic commands (`hyperfed node count / explain /
+check --model dicom` need nothing of their own: they go through the adapter contract).
 """
 
 from __future__ import annotations
@@ -17,9 +17,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["app", "check_dicom", "index_dicom", "load_secret"]
+__all__ = ["index_dicom", "load_secret"]
 
-app = typer.Typer(help="DICOM tag index: build it, check the data.", no_args_is_help=True)
 _out = Console()
 _err = Console(stderr=True)
 
@@ -53,7 +52,6 @@ def load_secret(config: Path | None, secret_file: Path | None) -> bytes:
     raise AssertionError("unreachable")
 
 
-@app.command("index-dicom")
 def index_dicom(
     path: Annotated[Path, typer.Argument(help="folder of DICOM files (DICOMDIR, XNAT archive)")],
     out: Annotated[Path, typer.Option("--out", help="the index to write (Parquet)")],
@@ -155,65 +153,3 @@ def index_dicom(
         for keyword, files in report.identifying.items():
             _out.print(f"  {keyword}: {len(files)} files, e.g. {files[0]}")
     _out.print(f"report: {report_path}")
-
-
-@app.command("check")
-def check_dicom(
-    source: Annotated[str, typer.Option(help="DICOM folder, Parquet index, or 'idc'")],
-    mapping: Annotated[
-        str | None, typer.Option(help="column mapping (TOML, or a shipped name) for Parquet")
-    ] = None,
-    slice_thickness: Annotated[tuple[float, float], typer.Option(help="mm, min max")] = (0.5, 1.5),
-    pixel_spacing: Annotated[tuple[float, float], typer.Option(help="mm, min max")] = (0.6, 1.5),
-    slices: Annotated[tuple[int, int], typer.Option(help="slices per series, min max")] = (
-        25,
-        1500,
-    ),
-    modalities: Annotated[
-        str, typer.Option(help="modalities the limits apply to (comma-separated)")
-    ] = "CT,MR,PT",
-    strict: Annotated[bool, typer.Option(help="strict confidentiality profile")] = False,
-    ids_pseudonymous: Annotated[bool, typer.Option(help="PatientIDs are pseudonyms")] = False,
-    workers: Annotated[int | None, typer.Option(help="reader processes")] = None,
-    limit: Annotated[int, typer.Option(help="rows of the table (0: all)")] = 200,
-    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
-) -> None:
-    """Check imaging data: identifying attributes, uniqueness, completeness, consistency,
-    chronology, readability and acquisition limits. Exits 1 when there are errors."""
-    import duckdb
-
-    from hyperfed.adapters.dicom.checks import CheckLimits, check_folder, check_series_table
-    from hyperfed.adapters.dicom.errors import DicomError
-    from hyperfed.adapters.dicom.mapping import attach_series, load_mapping
-
-    try:
-        limits = CheckLimits(
-            slice_thickness=slice_thickness,
-            pixel_spacing=pixel_spacing,
-            slices=slices,
-            modalities=tuple(m.strip().upper() for m in modalities.split(",") if m.strip()),
-        )
-    except ValueError as exc:
-        _fail(str(exc))
-    try:
-        if source != "idc" and Path(source).is_dir():
-            report = check_folder(
-                Path(source),
-                limits,
-                workers=workers,
-                strict_profile=strict,
-                ids_pseudonymous=ids_pseudonymous,
-            )
-        else:
-            con = duckdb.connect()
-            attach_series(con, source, load_mapping(mapping) if mapping else None)
-            report = check_series_table(con, limits=limits, source=source)
-    except (DicomError, duckdb.Error) as exc:
-        _fail(str(exc))
-    if as_json:
-        print(report.to_json())
-    else:
-        _out.print(report.table(limit or None))
-        _out.print(f"checked: {report.checked}; by code: {report.by_code()}")
-    if not report.ok:
-        raise typer.Exit(1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from hyperfed.adapters import errors as _kit
+
 __all__ = [
     "DicomConfigError",
     "DicomError",
@@ -37,17 +39,19 @@ class MappingError(DicomConfigError):
     """A column mapping names a column the Parquet files lack, or an unknown transform."""
 
 
-class SourceError(DicomError):
-    """A DICOM source (folder, Parquet index) cannot be opened or read (names it)."""
+class SourceError(DicomError, _kit.SourceError):
+    """A DICOM source (folder, Parquet index, DICOMweb URL) cannot be opened or read (names
+    it); also the adapter kit's SourceError."""
 
 
 class IndexWriteError(DicomError):
     """The index or its file state cannot be written (names the file)."""
 
 
-class QidoError(DicomError):
+class QidoError(SourceError):
     """A DICOMweb QIDO-RS request failed (names the URL and the HTTP status or cause)."""
 
 
-class QidoTimeout(QidoError):
-    """The deadline passed before the QIDO-RS search finished."""
+class QidoTimeout(QidoError, _kit.QueryTimeout):
+    """The deadline passed before the QIDO-RS search finished (also the kit's QueryTimeout,
+    so the node answers `timeout`)."""

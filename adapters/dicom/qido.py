@@ -33,7 +33,15 @@ import httpx
 from hyperfed.adapters.dicom.errors import QidoError, QidoTimeout
 from hyperfed.adapters.dicom.keywords import keyword_tag, validate_keyword
 
-__all__ = ["DateRange", "QidoClient", "deadline_in", "first_value", "values"]
+__all__ = [
+    "DateRange",
+    "QidoClient",
+    "SearchValue",
+    "deadline_in",
+    "first_value",
+    "search_params",
+    "values",
+]
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,7 @@ class DateRange:
 
 
 SearchValue = str | int | date | DateRange
+MAX_RECORDED = 10_000  # request URLs kept in QidoClient.requests
 
 
 def deadline_in(seconds: float) -> float:
@@ -95,6 +104,25 @@ def _encode(value: SearchValue) -> str:
     if isinstance(value, date):
         return value.strftime("%Y%m%d")
     return str(value)
+
+
+def search_params(
+    filters: Mapping[str, SearchValue] | None,
+    includefield: Sequence[str],
+    fuzzymatching: bool = False,
+) -> list[tuple[str, str]]:
+    """The query parameters of a QIDO-RS search (keywords validated), without paging."""
+    params: list[tuple[str, str]] = []
+    for keyword, value in (filters or {}).items():
+        params.append((validate_keyword(keyword, "QIDO search key"), _encode(value)))
+    for keyword in includefield:
+        if keyword == "all":
+            params.append(("includefield", "all"))
+        else:
+            params.append(("includefield", validate_keyword(keyword, "includefield")))
+    if fuzzymatching:
+        params.append(("fuzzymatching", "true"))
+    return params
 
 
 class QidoClient:
@@ -190,17 +218,19 @@ class QidoClient:
         fuzzymatching: bool = False,
     ) -> list[tuple[str, str]]:
         """The query parameters of a search (keywords validated), without paging."""
-        params: list[tuple[str, str]] = []
-        for keyword, value in (filters or {}).items():
-            params.append((validate_keyword(keyword, "QIDO search key"), _encode(value)))
-        for keyword in includefield:
-            if keyword == "all":
-                params.append(("includefield", "all"))
-            else:
-                params.append(("includefield", validate_keyword(keyword, "includefield")))
-        if fuzzymatching:
-            params.append(("fuzzymatching", "true"))
-        return params
+        return search_params(filters, includefield, fuzzymatching)
+
+    def iter_search(
+        self,
+        path: str,
+        filters: Mapping[str, SearchValue] | None = None,
+        *,
+        includefield: Sequence[str] = (),
+        deadline: float | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Every result of a search (`path`: 'studies', 'series', 'studies/UID/series' ...),
+        one page in memory at a time."""
+        return self._search(path, filters, includefield, None, 0, False, deadline)
 
     def _search(
         self,
@@ -236,6 +266,8 @@ class QidoClient:
                 raise QidoTimeout(f"deadline passed before GET {url}")
             timeout = min(timeout, left)
         self.requests.append(url)
+        if len(self.requests) > MAX_RECORDED:  # a long-running node keeps the recent ones
+            del self.requests[: MAX_RECORDED // 2]
         try:
             response = self._client.get(
                 url, headers={"Accept": "application/dicom+json"}, timeout=timeout

@@ -41,7 +41,6 @@ __all__ = [
     "BindingError",
     "Bindings",
     "CodesBinding",
-    "DicomBinding",
     "EveryoneBinding",
     "PersonBinding",
     "RdfProperty",
@@ -198,27 +197,11 @@ class Unexpressible(BindingBase):
         return self.model_copy(update={"reason": "; ".join(r for r in reasons if r)})
 
 
-# Provisional: this kind moves into the DICOM model package (declared on its adapter class)
-# when that adapter lands; the registry treats it like any declared kind. (SDTM's kind lives
-# in hyperfed.adapters.sdtm.bindings.)
-class DicomBinding(BindingBase):
-    """Imaging series whose DICOM attribute `keyword` equals one of `values`."""
-
-    kind: Literal["dicom"] = "dicom"
-    keyword: str
-    values: Annotated[list[str], Field(min_length=1)]
-    RDF: ClassVar[dict[str, RdfProperty]] = {
-        "keyword": RdfProperty(HF_NS + "dicomKeyword", one=True),
-        "values": RdfProperty(HF_NS + "dicomValue"),
-    }
-
-
 SHARED_KINDS: tuple[type[BindingBase], ...] = (
     EveryoneBinding,
     SexBinding,
     CodesBinding,
     Unexpressible,
-    DicomBinding,
 )
 """Kinds every node understands (each model's compiler decides what it can evaluate)."""
 

@@ -1,6 +1,6 @@
-"""The demo federation (what `./hf demo` starts): a hub and four nodes — the real Eunomia
-CDM, two synthetic OMOP sites and a synthetic SDTM trial — answering over real HTTP on
-loopback."""
+"""The demo federation (what `./hf demo` starts): a hub and five nodes — the real Eunomia
+CDM, two synthetic OMOP sites, a synthetic SDTM trial and the imaging of one OMOP site as a
+DICOM index — answering over real HTTP on loopback."""
 
 from __future__ import annotations
 
@@ -23,7 +23,13 @@ def test_demo_federation_answers_the_example_queries(tmp_path: Path) -> None:
     with contextlib.ExitStack() as stack:
         urls = [stack.enter_context(serve(app, p)) for app, p in apps]
         hub = urls[0]
-        assert {s.id for s in SITES} == {"eunomia", "uni-hospital", "regional-clinic", "trial-sdtm"}
+        assert {s.id for s in SITES} == {
+            "eunomia",
+            "uni-hospital",
+            "regional-clinic",
+            "trial-sdtm",
+            "uni-hospital-imaging",
+        }
         for example in sorted(EXAMPLES.glob("*.json")):
             r = httpx.post(f"{hub}/queries", json=json.loads(example.read_text()), timeout=60)
             assert r.status_code == 200, (example.name, r.text)
@@ -37,11 +43,15 @@ def test_demo_federation_answers_the_example_queries(tmp_path: Path) -> None:
             # the SDTM trial (3,000 subjects: few GI bleedings); hf:CT names an imaging
             # modality, which SDTM records do not hold
             sdtm = {
+                "ct-2010s-over-60.json": ("unsupported",),
                 "gi-bleed-female-or-60.json": ("ok", "suppressed"),
                 "low-hemoglobin-men.json": ("ok",),
                 "lung-cancer-ct-over-60.json": ("unsupported",),
             }[example.name]
             assert statuses["trial-sdtm"] in sdtm, (example.name, statuses)
+            # the DICOM node answers imaging questions; diagnoses and drugs are not imaging
+            imaging = example.name.startswith("ct-")
+            assert statuses["uni-hospital-imaging"] == ("ok" if imaging else "unsupported")
         # the lung cancer example needs cancer patients with CTs: the synthetic sites have them
         lung = json.loads((EXAMPLES / "lung-cancer-ct-over-60.json").read_text())
         body = httpx.post(f"{hub}/queries", json=lung, timeout=60).json()
@@ -54,3 +64,5 @@ def test_demo_federation_answers_the_example_queries(tmp_path: Path) -> None:
         assert con.execute("SELECT COUNT(*) FROM person").fetchone() == (5000,)
     assert (tmp_path / "trial-sdtm" / "dm.csv").exists()
     assert 'model = "sdtm"' in (tmp_path / "trial-sdtm.toml").read_text()
+    assert (tmp_path / "uni-hospital-imaging.parquet").exists()
+    assert 'model = "dicom"' in (tmp_path / "uni-hospital-imaging.toml").read_text()

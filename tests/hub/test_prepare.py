@@ -8,7 +8,8 @@ from typing import Any, ClassVar
 
 import pytest
 
-from hyperfed.adapters.hql.bindings import CodesBinding, DicomBinding, SexBinding
+from hyperfed.adapters.dicom.bindings import DicomBinding
+from hyperfed.adapters.hql.bindings import CodesBinding, SexBinding
 from hyperfed.adapters.hql.model import Query
 from hyperfed.adapters.registry import register, unregister
 from hyperfed.hub.prepare import QueryRejected, prepare

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import pytest
 
+from hyperfed.adapters.dicom.bindings import DicomBinding
 from hyperfed.adapters.hql.bindings import (
     Binding,
     CodesBinding,
-    DicomBinding,
     EveryoneBinding,
     SexBinding,
     Unexpressible,

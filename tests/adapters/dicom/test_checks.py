@@ -14,8 +14,8 @@ import pytest
 from typer.testing import CliRunner
 
 from hyperfed.adapters.dicom.checks import CheckLimits, check_folder, check_series_table
-from hyperfed.adapters.dicom.cli import app
 from hyperfed.adapters.dicom.mapping import attach_series
+from hyperfed.hub.cli import app
 from hyperfed.synth import SynthSpec
 from hyperfed.synth.dicom import write_dicom
 
@@ -55,7 +55,7 @@ def site(tmp_path: Path) -> tuple[Path, dict[str, str]]:
 def test_folder_checks_find_each_planted_problem(site: tuple[Path, dict[str, str]]) -> None:
     root, where = site
     report = check_folder(root, workers=1, ids_pseudonymous=True, today=date(2030, 1, 1))
-    codes = report.by_code()
+    codes = report.codes()
     by = {(p.code, p.file.rsplit("/", 1)[0] if p.file else None) for p in report.problems}
     assert ("identifying-attribute", where["identifying"]) in by
     assert ("missing-instances", where["gap"]) in by
@@ -73,16 +73,16 @@ def test_folder_checks_find_each_planted_problem(site: tuple[Path, dict[str, str
 def test_clean_synthetic_files_pass_the_error_checks(tmp_path: Path) -> None:
     write_dicom(SynthSpec(persons=120, seed=5), tmp_path, files=5, instances=3)
     report = check_folder(tmp_path / "files", workers=1, ids_pseudonymous=True)
-    assert report.ok, report.sorted()[:5]
+    assert report.ok, report.sorted_problems()[:5]
     # 3 slices per synthetic series: below the 25-slice minimum of cross-sectional series
-    assert report.by_code().get("slice-count", 0) >= 1
+    assert report.codes().get("slice-count", 0) >= 1
 
 
 def test_limits_are_configurable(tmp_path: Path) -> None:
     write_dicom(SynthSpec(persons=120, seed=5), tmp_path, files=5, instances=3)
     wide = CheckLimits(slice_thickness=(0, 10), pixel_spacing=(0, 10), slices=(1, 10))
     report = check_folder(tmp_path / "files", wide, workers=1, ids_pseudonymous=True)
-    assert not {"slice-count", "slice-thickness", "pixel-spacing"} & set(report.by_code())
+    assert not {"slice-count", "slice-thickness", "pixel-spacing"} & set(report.codes())
     with pytest.raises(ValueError, match="slices"):
         CheckLimits(slices=(10, 1))
 
@@ -110,8 +110,8 @@ def test_series_table_checks_match_hand_written_sql(tmp_path: Path) -> None:
         )
         .fetchall()[0]
     )
-    assert report.by_code().get("slice-thickness", 0) == thick > 0
-    assert report.by_code().get("slice-count", 0) == slices
+    assert report.codes().get("slice-thickness", 0) == thick > 0
+    assert report.codes().get("slice-count", 0) == slices
     assert report.ok
     # a duplicated series row is an error
     dup = tmp_path / "dup.parquet"
@@ -122,17 +122,19 @@ def test_series_table_checks_match_hand_written_sql(tmp_path: Path) -> None:
     con2 = duckdb.connect()
     attach_series(con2, dup)
     report2 = check_series_table(con2, today=date(2030, 1, 1))
-    assert report2.by_code()["series-uid-not-unique"] == 1 and not report2.ok
+    assert report2.codes()["series-uid-not-unique"] == 1 and not report2.ok
 
 
 def test_the_check_command_prints_json_and_fails_on_errors(
     site: tuple[Path, dict[str, str]],
 ) -> None:
     root, _ = site
-    result = CliRunner().invoke(app, ["check", "--source", str(root), "--json", "--workers", "1"])
+    args = ["node", "check", "--model", "dicom", "--source", str(root), "--option", "workers=1"]
+    result = CliRunner().invoke(app, [*args, "--json"])
     assert result.exit_code == 1, result.output
     data = json.loads(result.output)
-    assert data["ok"] is False and data["counts"]["error"] >= 4
+    assert data["ok"] is False and data["errors"] >= 4
     assert {"code", "file", "row", "column", "severity", "message"} <= set(data["problems"][0])
-    table = CliRunner().invoke(app, ["check", "--source", str(root), "--workers", "1"])
-    assert table.exit_code == 1 and "identifying-attribute" in table.output
+    table = CliRunner().invoke(app, args)
+    assert table.exit_code == 1 and f"FAILED: {data['errors']} error(s)" in table.output
+    assert "identifying-attribute" in {p["code"] for p in data["problems"]}

@@ -115,6 +115,36 @@ def test_transforms(tmp_path: Path) -> None:
     ]
 
 
+def test_cheaper_transforms_only_where_the_data_allow_them(tmp_path: Path) -> None:
+    """A date column of ISO dates needs no DA fallback and text without blanks no trim (one
+    scan at attach decides); the values are the same as with the full transforms."""
+    toml = tmp_path / "m.toml"
+    toml.write_text(
+        'name = "p"\n[columns]\nperson_key = "pid"\nSeriesInstanceUID = "sid"\n'
+        'StudyDate = { column = "sdate", transform = "date" }\n'
+        'BodyPartExamined = { column = "body", transform = "upper" }\n'
+    )
+    mapping = load_mapping(toml)
+    for rows, simple in [
+        ("('p1', 's1', '2020-01-05', 'chest'), ('p2', 's2', NULL, '')", True),
+        ("('p1', 's1', '20200105', 'chest '), ('p2', 's2', NULL, '')", False),
+    ]:
+        folder = tmp_path / str(simple)
+        folder.mkdir()
+        path = _parquet(folder, f"SELECT * FROM (VALUES {rows}) t(pid, sid, sdate, body)")
+        con = duckdb.connect()
+        attach_series(con, path, mapping)
+        (view,) = con.execute(
+            "SELECT sql FROM duckdb_views() WHERE view_name = 'dicom_series'"
+        ).fetchall()[0]
+        assert ("try_strptime" not in view and "trim" not in view) == simple, view
+        got = con.execute(
+            'SELECT CAST("StudyDate" AS VARCHAR), "BodyPartExamined" FROM dicom_series '
+            "ORDER BY person_key"
+        ).fetchall()
+        assert got == [("2020-01-05", "CHEST"), (None, None)]
+
+
 def test_mapping_errors_name_the_problem(tmp_path: Path) -> None:
     path = _parquet(tmp_path, "SELECT 'a' AS pid, 'b' AS sid")
     bad_target = tmp_path / "t.toml"

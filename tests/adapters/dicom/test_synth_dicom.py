@@ -8,8 +8,8 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
-from hyperfed.adapters.dicom.cli import app as dicom_app
 from hyperfed.adapters.dicom.layout import SERIES_COLUMNS
+from hyperfed.hub.cli import app as hyperfed_app
 from hyperfed.synth import SynthSpec, write_omop_duckdb
 from hyperfed.synth.cli import app as synth_app
 from hyperfed.synth.dicom import write_dicom
@@ -98,8 +98,8 @@ def test_files_index_back_to_their_series_rows(tmp_path: Path) -> None:
     assert "persons with imaging" in result.output
     out = tmp_path / "own.parquet"
     indexed = CliRunner().invoke(
-        dicom_app,
-        ["index-dicom", str(tmp_path / "files"), "--out", str(out), "--ids-pseudonymous",
+        hyperfed_app,
+        ["node", "index-dicom", str(tmp_path / "files"), "--out", str(out), "--ids-pseudonymous",
          "--workers", "1", "--json"],
     )  # fmt: skip
     assert indexed.exit_code == 0, indexed.output
@@ -124,21 +124,22 @@ def test_files_index_back_to_their_series_rows(tmp_path: Path) -> None:
 def test_index_dicom_needs_a_secret_unless_ids_are_pseudonymous(tmp_path: Path) -> None:
     write_dicom(SynthSpec(persons=100), tmp_path, files=1)
     result = CliRunner().invoke(
-        dicom_app, ["index-dicom", str(tmp_path / "files"), "--out", str(tmp_path / "i.parquet")]
+        hyperfed_app,
+        ["node", "index-dicom", str(tmp_path / "files"), "--out", str(tmp_path / "i.parquet")],
     )
     assert result.exit_code == 2 and "secret" in result.output
     secret = tmp_path / "node.secret"
     secret.write_text("x" * 40)
     ok = CliRunner().invoke(
-        dicom_app,
-        ["index-dicom", str(tmp_path / "files"), "--out", str(tmp_path / "i.parquet"),
+        hyperfed_app,
+        ["node", "index-dicom", str(tmp_path / "files"), "--out", str(tmp_path / "i.parquet"),
          "--secret-file", str(secret), "--workers", "1"],
     )  # fmt: skip
     assert ok.exit_code == 0, ok.output
     assert "series" in ok.output
     bad = CliRunner().invoke(
-        dicom_app,
-        ["index-dicom", str(tmp_path / "files"), "--out", str(tmp_path / "i.parquet"),
+        hyperfed_app,
+        ["node", "index-dicom", str(tmp_path / "files"), "--out", str(tmp_path / "i.parquet"),
          "--secret-file", str(secret), "--retain", "StudyDat"],
     )  # fmt: skip
     assert bad.exit_code == 2 and "StudyDate" in bad.output
