@@ -25,7 +25,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, get_args
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -40,7 +40,7 @@ from hyperfed.adapters.protocol import UnsupportedCriterion
 if TYPE_CHECKING:
     import typer
 
-__all__ = ["Adapter", "AdapterOptions", "ExactCount", "NativeQuery"]
+__all__ = ["Adapter", "AdapterOptions", "ConfigPath", "ExactCount", "NativeQuery", "OptionPath"]
 
 
 @dataclass
@@ -75,11 +75,44 @@ class NativeQuery:
         raise NotImplementedError
 
 
+@dataclass(frozen=True)
+class ConfigPath:
+    """Marks an option that names a file: in a node config, a relative path (one with a
+    folder or a file suffix) is relative to the config's folder, like every path there."""
+
+
+OptionPath = Annotated[str, ConfigPath()]
+
+
+def _marks_path(annotation: Any) -> bool:
+    """Whether an annotation is (or unions with) an `OptionPath`."""
+    if any(isinstance(m, ConfigPath) for m in getattr(annotation, "__metadata__", ())):
+        return True
+    return any(_marks_path(a) for a in get_args(annotation))
+
+
 class AdapterOptions(BaseModel):
     """Options of a data source (`[adapter]` in the node config, CLI flags); a model
-    extends this with its own fields. Unknown options are refused."""
+    extends this with its own fields (`OptionPath` for files). Unknown options are refused."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @classmethod
+    def resolve_paths(cls, values: Mapping[str, Any], base_dir: Path) -> dict[str, Any]:
+        """`values` with the relative paths of `OptionPath` options made absolute."""
+        out = dict(values)
+        for name, info in cls.model_fields.items():
+            key = info.alias or name
+            value = out.get(key)
+            marked = any(isinstance(m, ConfigPath) for m in info.metadata) or _marks_path(
+                info.annotation
+            )
+            if not marked or not isinstance(value, str) or not value:
+                continue
+            path = Path(value).expanduser()
+            if not path.is_absolute() and ("/" in value or path.suffix):
+                out[key] = str((base_dir / path).resolve())
+        return out
 
 
 class Adapter(ABC):

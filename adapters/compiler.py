@@ -84,6 +84,9 @@ class CriterionCompiler(ABC, Generic[T]):
         AgeCriterion: "age_today",
         EventCriterion: "event",
     }
+    FLAT_SYSTEMS: ClassVar[frozenset[str]] = frozenset()
+    """Code systems without a hierarchy (DICOM DCM modality codes ...): asking for their
+    descendants narrows nothing, so no note says they were not included."""
     BINDINGS: ClassVar[dict[type[BindingBase], str]] = {
         EveryoneBinding: "everyone",
         SexBinding: "sex",
@@ -216,7 +219,12 @@ class CriterionCompiler(ABC, Generic[T]):
                     f"the {self.MODEL} data model cannot evaluate '{key}' on an event",
                 )
                 ok = False
-        if e.descendants and e.code is not None and not self.features.get("descendants"):
+        if (
+            e.descendants
+            and e.code is not None
+            and not self.features.get("descendants")
+            and e.code.system not in self.FLAT_SYSTEMS
+        ):
             self.note(
                 f"{path}: this node has no terminology hierarchy: descendants of "
                 f"{e.code.system}|{e.code.code} are not included"

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
-from hyperfed.adapters.base import Adapter, AdapterOptions, ExactCount, NativeQuery
+from hyperfed.adapters.base import Adapter, AdapterOptions, ExactCount, NativeQuery, OptionPath
 from hyperfed.adapters.checks import Problem, Report
 from hyperfed.adapters.deadline import Deadline
 from hyperfed.adapters.dicom.bindings import DicomBinding
@@ -41,7 +41,7 @@ class DicomOptions(AdapterOptions):
     """Options of a DICOM source (`[adapter]` in node.toml, `--option KEY=VALUE`)."""
 
     # Parquet indexes
-    mapping: str | None = None
+    mapping: OptionPath | None = None
     """column mapping of a Parquet index: a TOML file or a shipped name ('idc')"""
     # folders of DICOM files
     ids_pseudonymous: bool = False
@@ -50,9 +50,9 @@ class DicomOptions(AdapterOptions):
     dataset: str | None = None
     descriptions: bool = False
     """keep Study/SeriesDescription (free text) so that queries can test them"""
-    index: str | None = None
+    index: OptionPath | None = None
     """keep the folder's index in this Parquet file (resumable) instead of in memory"""
-    secret_file: str | None = None
+    secret_file: OptionPath | None = None
     secret_env: str | None = None
     max_files: Annotated[int, Field(ge=1)] = 20000
     workers: Annotated[int | None, Field(ge=1, le=64)] = None

@@ -28,6 +28,7 @@ from hyperfed.adapters.compiler import CriterionCompiler, event_binding
 from hyperfed.adapters.deadline import Deadline
 from hyperfed.adapters.dicom.bindings import DicomBinding
 from hyperfed.adapters.dicom.matching import (
+    DCM,
     AgeBetween,
     Between,
     Condition,
@@ -248,6 +249,7 @@ def _formula(node: PNode) -> str:
 
 class _Compiler(CriterionCompiler[PNode]):
     MODEL = "dicom"
+    FLAT_SYSTEMS = frozenset({DCM})  # modality codes have no descendants
     BINDINGS: ClassVar[dict[type[BindingBase], str]] = {
         **CriterionCompiler.BINDINGS,
         DicomBinding: "bound",

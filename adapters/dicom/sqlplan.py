@@ -34,6 +34,7 @@ from hyperfed.adapters.deadline import Deadline
 from hyperfed.adapters.dicom.bindings import DicomBinding
 from hyperfed.adapters.dicom.layout import SERIES_TABLE
 from hyperfed.adapters.dicom.matching import (
+    DCM,
     AgeBetween,
     Between,
     Condition,
@@ -161,6 +162,7 @@ def _bounds(value: exp.Expr, lo: float | None, hi: float | None) -> exp.Expr:
 
 class _Compiler(CriterionCompiler[exp.Expr]):
     MODEL = "dicom"
+    FLAT_SYSTEMS = frozenset({DCM})  # modality codes have no descendants
     BINDINGS: ClassVar[dict[type[BindingBase], str]] = {
         **CriterionCompiler.BINDINGS,
         DicomBinding: "bound",

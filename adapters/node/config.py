@@ -112,10 +112,12 @@ class NodeConfig(BaseModel):
 
     def adapter_options(self) -> dict[str, Any]:
         """The options the adapter is opened with (`[adapter]`, and `schema`)."""
+        from hyperfed.adapters.registry import load_adapter_class
+
         options = dict(self.adapter)
         if self.node.schema_ is not None:
             options.setdefault("schema", self.node.schema_)
-        return options
+        return load_adapter_class(self.node.model).OPTIONS.resolve_paths(options, self.base_dir)
 
 
 def load_node_config(path: Path) -> NodeConfig:

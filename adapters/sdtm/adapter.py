@@ -17,7 +17,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
-from hyperfed.adapters.base import Adapter, AdapterOptions, ExactCount, NativeQuery
+from hyperfed.adapters.base import Adapter, AdapterOptions, ExactCount, NativeQuery, OptionPath
 from hyperfed.adapters.checks import Report
 from hyperfed.adapters.deadline import Deadline
 from hyperfed.adapters.errors import SourceError
@@ -45,7 +45,7 @@ class SdtmOptions(AdapterOptions):
     csv_encoding: str = "utf-8"
     """encoding of the CSV files (XPT files: UTF-8, else latin-1 with a note)."""
     xpt_encoding: str | None = None
-    cache: str | None = None
+    cache: OptionPath | None = None
     """a DuckDB file to build the layout in and reuse while the folder is unchanged."""
 
     @field_validator("exclude_arms", "required_domains", mode="before")

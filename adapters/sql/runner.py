@@ -46,6 +46,19 @@ def _left(deadline: Deadline | None) -> float | None:
     return left
 
 
+def _interrupt_after(cur: Any, seconds: float, done: threading.Event) -> None:
+    """Interrupt `cur` when `seconds` have passed, and again every 50 ms until it is done:
+    an interrupt that arrives before the engine has started the query is otherwise lost."""
+    if done.wait(seconds):
+        return
+    while not done.is_set():
+        try:
+            cur.interrupt()
+        except Exception:  # the cursor closed meanwhile: the query is over
+            return
+        done.wait(0.05)
+
+
 class DuckDBRunner:
     """A DuckDB file opened read-only, or (`over`) a connection an adapter built itself —
     e.g. data it loaded from files into DuckDB — which it must not write to afterwards."""
@@ -83,11 +96,9 @@ class DuckDBRunner:
         left = _left(deadline)
         with self._lock:
             cur = self._con.cursor()
-        timer = None
+        done = threading.Event()
         if left is not None:
-            timer = threading.Timer(left, cur.interrupt)
-            timer.daemon = True
-            timer.start()
+            threading.Thread(target=_interrupt_after, args=(cur, left, done), daemon=True).start()
         try:
             return cur.execute(sql).fetchall()
         except duckdb.InterruptException as exc:
@@ -96,8 +107,7 @@ class DuckDBRunner:
                 f"the query ran longer than its {deadline.budget:g} s deadline"
             ) from exc
         finally:
-            if timer is not None:
-                timer.cancel()
+            done.set()
             cur.close()
 
     def describe(self) -> str:

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
 from pydantic import ValidationError
 
+from hyperfed.adapters.base import AdapterOptions, OptionPath
 from hyperfed.adapters.deadline import Deadline
 from hyperfed.adapters.dicom.bindings import DicomBinding
 from hyperfed.adapters.errors import QueryTimeout, SourceError, UnknownAdapter
@@ -207,3 +209,31 @@ def test_options_are_validated_naming_the_option() -> None:
     omop = load_adapter_class("omop")
     with pytest.raises(SourceError, match="omop option shema"):
         omop.from_source("duckdb:///nowhere.duckdb", shema="cdm")
+
+
+def test_option_paths_are_relative_to_the_config(tmp_path: Path) -> None:
+    class Opts(AdapterOptions):
+        cache: OptionPath | None = None
+        mapping: OptionPath | None = None
+        label: str | None = None
+
+    got = Opts.resolve_paths({"cache": "site.duckdb", "mapping": "idc", "label": "a/b.c"}, tmp_path)
+    assert got == {"cache": str(tmp_path / "site.duckdb"), "mapping": "idc", "label": "a/b.c"}
+    assert Opts.resolve_paths({"cache": "/abs/x.db"}, tmp_path) == {"cache": "/abs/x.db"}
+
+
+def test_flat_code_systems_get_no_descendants_note() -> None:
+    class FlatNarrow(Narrow):
+        pass
+
+    q = query({"code": {"system": "http://dicom.nema.org/resources/ontology/DCM", "code": "CT"}})
+    notes = Narrow(PATIENTS).count(q, {}).notes
+    assert any("descendants" in n for n in notes)
+    from tests.adapters.memory import _Compiler
+
+    original = _Compiler.FLAT_SYSTEMS
+    _Compiler.FLAT_SYSTEMS = frozenset({"http://dicom.nema.org/resources/ontology/DCM"})
+    try:
+        assert not FlatNarrow(PATIENTS).count(q, {}).notes
+    finally:
+        _Compiler.FLAT_SYSTEMS = original
