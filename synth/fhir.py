@@ -348,9 +348,10 @@ def _imaging(kind: str, pid: str, subject: str, encounter: str, bundles: bool = 
     modality = f"json_object('system', '{_DCM}', 'code', m.modality, 'display', m.modality_name)"
     body = f"CASE WHEN m.site IS NOT NULL THEN json_object('system', '{_SCT}', 'code', m.site, "
     body += "'display', m.site_name) END"
-    series = (
-        "json_array(json_object('uid', '2.25.' || CAST(hash('series', rn) AS VARCHAR), "
-        f"'number', 1, 'modality', {modality}, 'bodySite', {body}, 'numberOfInstances', 1))"
+    series = (  # json_merge_patch drops the null bodySite of series without one
+        "json_array(json_merge_patch('{}', json_object('uid', '2.25.' || "
+        "CAST(hash('series', rn) AS VARCHAR), "
+        f"'number', 1, 'modality', {modality}, 'bodySite', {body}, 'numberOfInstances', 1)))"
     )
     procedure = _ref("Procedure", "'pr' || rn", bundles)
     fields = (

@@ -295,15 +295,18 @@ class FhirPredicates(CriterionCompiler[exp.Expr]):
             self.col(s, "code").eq(exp.Literal.string(site.code)),
         ]
         if x.table.body_site == "series":
+            # a modality is matched per series (the study's modality list only sums them
+            # up); a procedureCode takes the body site of any of the study's series
             view = x.table.view
             conds.append(self.col(s, "element").eq(exp.Literal.string("series.bodySite")))
             same = self.col(s, "series_index").eq(self.col(alias, "series_index"))
             conds.append(exp.or_(self.col(alias, "series_index").is_(exp.null()), same))
-        else:
-            assert x.table.body_site is not None
-            view = x.table.body_site
-        sub = exp.select(exp.Literal.number(1)).from_(self.table(view, s)).where(*conds)
-        return exp.Exists(this=sub)
+            study_modality = self.col(alias, "element").eq(exp.Literal.string("modality"))
+            sub = exp.select(exp.Literal.number(1)).from_(self.table(view, s)).where(*conds)
+            return exp.and_(exp.not_(study_modality), exp.Exists(this=sub))
+        assert x.table.body_site is not None
+        sub = exp.select(exp.Literal.number(1)).from_(self.table(x.table.body_site, s))
+        return exp.Exists(this=sub.where(*conds))
 
     def select_rows(self, e: EventCriterion, x: Target, keys: bool) -> exp.Select:
         """SELECT patient_id, day[, event_key] FROM <event view> WHERE <filters>."""

@@ -9,7 +9,9 @@ A FHIR store has no terminology hierarchy of its own. With an export, a code is 
 way the OMOP adapter resolves it in a node's own vocabulary (`hyperfed.adapters.omop.vocab`,
 reused as is): a non-standard code is mapped to its standard concepts ('Maps to', from
 CONCEPT_RELATIONSHIP when the export has it), and with descendants every concept below them
-(CONCEPT_ANCESTOR). The concepts found become the (system, code) pairs FHIR data carry
+(CONCEPT_ANCESTOR); the source codes that map to any of those concepts count too (FHIR data
+coded in ICD-10-CM only match a SNOMED CT query as the OMOP rows an ETL made of them would).
+The concepts found become the (system, code) pairs FHIR data carry
 (SNOMED CT, LOINC, RxNorm, ICD-10-CM ... through `system_for_vocabulary`); the code itself is
 always among them. A code the export does not know, or of a system OMOP has no vocabulary
 for (DICOM DCM, RadLex), is matched as written, with a note.
@@ -210,11 +212,31 @@ class AthenaVocabulary:
                 for rc in found.codes.values()
                 for i in (*rc.any_domain, *(x for v in rc.by_domain.values() for x in v))
             }
-            codes = self._codes(ids, deadline)
+            sources = self._mapped_from(ids, deadline)
+            codes = self._codes(ids | {i for s in sources.values() for i in s}, deadline)
         return {
-            r: self._expansion(r, found.codes.get(r, ResolvedCode()), codes, found.notes)
+            r: self._expansion(r, found.codes.get(r, ResolvedCode()), codes, sources, found.notes)
             for r in refs
         }
+
+    def _mapped_from(self, ids: set[int], deadline: Deadline | None) -> dict[int, set[int]]:
+        """Standard concept -> the other concepts that map to it ('Maps to'): the source codes
+        (ICD-10-CM ...) FHIR data may carry instead of the standard one."""
+        if not ids or not self.schema.has_rows("concept_relationship"):
+            return {}
+        rel = exp.column("relationship_id")
+        q = (
+            exp.select("concept_id_2", "concept_id_1")
+            .from_("concept_relationship")
+            .where(rel.eq(exp.Literal.string("Maps to")))
+            .where(exp.column("invalid_reason").is_(exp.null()))
+            .where(exp.column("concept_id_1").neq(exp.column("concept_id_2")))
+            .where(exp.column("concept_id_2").isin(*[exp.Literal.number(i) for i in sorted(ids)]))
+        )
+        out: dict[int, set[int]] = {}
+        for standard, source in self.runner.fetch(q.sql("duckdb"), deadline):
+            out.setdefault(int(standard), set()).add(int(source))
+        return out
 
     def _codes(self, ids: set[int], deadline: Deadline | None) -> dict[int, tuple[str, str]]:
         if not ids:
@@ -236,12 +258,14 @@ class AthenaVocabulary:
         ref: CodeRef,
         rc: ResolvedCode,
         codes: dict[int, tuple[str, str]],
+        sources: dict[int, set[int]],
         general: tuple[str, ...],
     ) -> Expansion:
         own = identity(ref)
         system = canonical_system(ref.system)
         label = f"{system.name} {ref.code}"
         ids = {*rc.any_domain, *(i for v in rc.by_domain.values() for i in v)}
+        ids |= {s for i in ids for s in sources.get(i, ())}
         pairs = frozenset(codes[i] for i in ids if i in codes)
         if rc.unsupported is not None or rc.source_values or not pairs:
             why = (

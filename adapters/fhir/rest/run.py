@@ -344,12 +344,10 @@ class Evaluator:
         assert s.body_site is not None
         if s.type.body_site == "bodySite":
             return any(_site(c, s.body_site) for c in r.get("bodySite", []) or [])
-        series = [x for x in r.get("series", []) or [] if isinstance(x, dict)]
-        study_level = any(set(_codings(m)) & s.codes for m in r.get("modality", []) or [])
-        for x in series:
-            if not _site(x.get("bodySite"), s.body_site):
+        for x in r.get("series", []) or []:  # the series with the modality has the site
+            if not isinstance(x, dict) or not _site(x.get("bodySite"), s.body_site):
                 continue
-            if study_level or set(_codings(x.get("modality"))) & s.codes:
+            if set(_codings(x.get("modality"))) & s.codes:
                 return True
             if set(_codings(x.get("bodySite"))) & s.codes:
                 return True
