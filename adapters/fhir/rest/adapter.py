@@ -52,10 +52,9 @@ class FhirRestAdapter(FhirAdapter):
             if "Patient" not in caps:
                 raise SourceError(f"the FHIR server {source} does not serve Patient resources")
             types = tuple(t for t in REST_TYPES if t.resource in caps)
-            server = ServerSearch(
-                types, caps, opts.page_size, opts.codes_per_request, opts.server_below
-            )
             vocab = cls.open_vocabulary(opts)
+            below = opts.server_below and vocab is None  # the export's codes, when given
+            server = ServerSearch(types, caps, opts.page_size, opts.codes_per_request, below)
         except BaseException:
             client.close()
             raise

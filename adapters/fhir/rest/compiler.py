@@ -128,7 +128,7 @@ class RestCompiler(CriterionCompiler[Node]):
 
     def tokens(self, e: EventCriterion, codes: Sequence[Code]) -> tuple[list[str], bool]:
         """Token values (``system|code``) to search, and whether they carry `:below`."""
-        if self.server.below and e.descendants and not self.features.get("descendants"):
+        if self.server.below and e.descendants:
             return sorted({f"{c.system}|{c.code}" for c in codes}), True
         wanted: set[tuple[str, str]] = set()
         for c in codes:

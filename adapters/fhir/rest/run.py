@@ -192,26 +192,30 @@ class Evaluator:
             elif isinstance(p, PersonTest) and p.age is not None and p.age.max is None:
                 assert p.age.min is not None
                 params.append(("birthdate", f"le{self._birthdate_le(p.age.min)}"))
-            elif isinstance(p, Events) and p.has_able and all(s.has_able for s in p.sources):
+            elif isinstance(p, Events) and p.has_able:
                 leaves.append(p)
             else:
                 return None
         if not leaves:
             return None
         for leaf in leaves:
-            found = [
-                s
-                for s in leaf.sources
-                if self.client.count(s.type.resource, s.params, self.deadline) > 0
-            ]
+            found = [s for s in leaf.sources if self._probe(s) > 0]
             if not found:
                 return 0
-            if len(found) > 1:
+            if len(found) > 1 or not found[0].has_able:
                 return None
             s = found[0]
             name, value = s.params[0]
             params.append((f"_has:{s.type.resource}:{s.type.subject}:{name}", value))
         return self.client.count("Patient", params, self.deadline)
+
+    def _probe(self, s: Source) -> int:
+        """How many resources a source's search finds (for a Medication reference search: how
+        many Medications carry its codes)."""
+        if s.medication_codes:
+            tokens = ",".join(f"{sy}|{c}" for sy, c in s.medication_codes)
+            return self.client.count("Medication", [("code", tokens)], self.deadline)
+        return self.client.count(s.type.resource, s.params, self.deadline)
 
     # -- patient sets ------------------------------------------------------------------------------
     def all_ids(self) -> set[str]:

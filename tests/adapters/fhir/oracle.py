@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import gzip
+import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -27,7 +29,7 @@ from typing import Any
 from hyperfed.adapters.omop.tables import system_for_vocabulary
 from tests.adapters.memory import Patient, Vocabulary
 
-__all__ = ["athena_vocabulary", "patients_of"]
+__all__ = ["athena_vocabulary", "bundle_resources", "ndjson_resources", "patients_of"]
 
 UCUM = "http://unitsofmeasure.org"
 # resource type -> (patient element, code elements, date elements in order)
@@ -195,3 +197,40 @@ def athena_vocabulary(folder: Path) -> Vocabulary:
             if a and b:
                 vocab.maps_to.setdefault(a, set()).add(b)
     return vocab
+
+
+def ndjson_resources(folder: Path) -> list[dict[str, Any]]:
+    """Every resource of the NDJSON files in `folder`."""
+    return [
+        json.loads(line)
+        for f in sorted(folder.glob("*.ndjson"))
+        for line in f.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+
+
+def _rewrite(node: Any, urls: dict[str, str]) -> Any:
+    if isinstance(node, dict):
+        return {
+            k: (urls.get(v, v) if k == "reference" and isinstance(v, str) else _rewrite(v, urls))
+            for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [_rewrite(v, urls) for v in node]
+    return node
+
+
+def bundle_resources(folder: Path) -> list[dict[str, Any]]:
+    """The resources of every Bundle (``*.json``, ``*.json.gz``) in `folder`, with
+    ``urn:uuid:`` references rewritten to ``Type/id`` through the entries' fullUrls."""
+    entries: list[tuple[str | None, dict[str, Any]]] = []
+    for f in sorted(folder.iterdir()):
+        if f.name.endswith(".json.gz"):
+            doc = json.loads(gzip.decompress(f.read_bytes()))
+        elif f.name.endswith(".json"):
+            doc = json.loads(f.read_text(encoding="utf-8"))
+        else:
+            continue
+        entries += [(e.get("fullUrl"), e["resource"]) for e in doc.get("entry", [])]
+    urls = {u: f"{r['resourceType']}/{r['id']}" for u, r in entries if u and "id" in r}
+    return [_rewrite(r, urls) for _, r in entries]
