@@ -112,6 +112,9 @@ def _load(con: duckdb.DuckDBPyConnection, files: dict[str, Path]) -> None:
         with path.open(encoding="utf-8", errors="replace") as f:
             header = f.readline()
         delim = "\t" if "\t" in header else ","
+        # Athena's tab-separated files are never quoted (names hold quote marks); a
+        # comma-separated export quotes as CSV does
+        quoting = "quote = '', escape = '', " if delim == "\t" else ""
         names = {h.strip().strip('"').lower() for h in header.split(delim)}
         missing = [c for c in columns if c not in names and c != "invalid_reason"]
         if missing:
@@ -123,7 +126,7 @@ def _load(con: duckdb.DuckDBPyConnection, files: dict[str, Path]) -> None:
         try:
             con.execute(
                 f"CREATE TABLE {table} AS SELECT {select} FROM read_csv({_lit(str(path))}, "
-                f"delim = {_lit(delim)}, header = true, quote = '', escape = '', "
+                f"delim = {_lit(delim)}, header = true, {quoting}"
                 "all_varchar = true, strict_mode = false)"
             )
         except duckdb.Error as exc:
@@ -150,7 +153,11 @@ def _open(folder: Path, cache: Path | None) -> duckdb.DuckDBPyConnection:
             con.close()
         except duckdb.Error:
             pass
-    build = None if cache is None else cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
+    build = None
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        build = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
+        build.unlink(missing_ok=True)
     con = duckdb.connect(":memory:" if build is None else str(build))
     try:
         con.execute("SET enable_progress_bar = false")
