@@ -118,7 +118,7 @@ def patients_of(
         people[r["id"]] = {
             "id": r["id"],
             "sex": r.get("gender"),
-            "birth": None if parts is None else (parts[0], *(parts[1:] + [None, None])[:2]),
+            "birth": None if parts is None else (parts[0], *[*parts[1:], None, None][:2]),
             "events": [],
         }
     procedures: dict[str, dict[str, Any]] = {}

@@ -62,8 +62,8 @@ CONDITIONS = [
      "onsetDateTime": "2019-04-05T23:30:00-05:00", "bodySite": [cc(SCT, LUNG)]},
     {"resourceType": "Condition", "id": "c2", "subject": ref("Patient/p2"), "code": cc(SCT, T2D),
      "recordedDate": "2015-01"},  # no onset: the recorded date, 2015-01-01
-    {"resourceType": "Condition", "id": "c3", "subject": ref("Patient/p3"), "code": cc(ICD, "E11.9"),
-     "onsetDateTime": "2018"},  # ICD-10-CM only
+    {"resourceType": "Condition", "id": "c3", "subject": ref("Patient/p3"),
+     "code": cc(ICD, "E11.9"), "onsetDateTime": "2018"},  # ICD-10-CM only
     {"resourceType": "Condition", "id": "c4", "subject": ref("Group/g1"), "code": cc(SCT, T2D),
      "onsetDateTime": "2019-01-01"},  # not a patient's
     {"resourceType": "Condition", "id": "c5", "subject": ref("Patient/ghost"), "code": cc(SCT, T2D),
@@ -106,7 +106,8 @@ IMAGING = [
      "code": cc(SCT, CT), "performedDateTime": "2021-09-01"},
     {"resourceType": "ImagingStudy", "id": "is1", "status": "available",
      "subject": ref("Patient/p1"), "procedureReference": ref("Procedure/pr1"),
-     "started": "2021-06-01", "modality": [{"system": DCM, "code": "CT"}, {"system": DCM, "code": "MR"}],
+     "started": "2021-06-01",
+     "modality": [{"system": DCM, "code": "CT"}, {"system": DCM, "code": "MR"}],
      "procedureCode": [cc(SCT, CT)],
      "series": [{"uid": "1.2.1", "modality": {"system": DCM, "code": "CT"},
                  "bodySite": {"system": SCT, "code": THORAX}},
@@ -182,14 +183,18 @@ CASES: list[tuple[str, dict[str, Any], int]] = [
     ("partial year", code(ICD, "E11.9", during={"from": "2018-01-01", "to": "2018-01-01"}), 1),
     ("Observation issued when there is no effective[x]",
      code(LOINC, "718-7", during={"from": "2021-05-05", "to": "2021-05-05"}), 1),  # p2 o3
-    ("effectivePeriod.start", code(LOINC, "718-7", during={"from": "2021-03-01", "to": "2021-03-01"}), 1),
+    ("effectivePeriod.start",
+     code(LOINC, "718-7", during={"from": "2021-03-01", "to": "2021-03-01"}), 1),
     # values: UCUM units converted; unrecognised units and other dimensions not counted
-    ("hemoglobin <= 12.6 g/dL", code(LOINC, "718-7", value={"max": 12.6, "unit": "g/dL"}), 2),  # p1 o6, p2 o2
+    ("hemoglobin <= 12.6 g/dL",
+     code(LOINC, "718-7", value={"max": 12.6, "unit": "g/dL"}), 2),  # p1 o6, p2 o2
     ("hemoglobin >= 126 g/L", code(LOINC, "718-7", value={"min": 126, "unit": "g/L"}), 1),  # p2 o3
     ("raw value without a unit", code(LOINC, "718-7", value={"min": 100}), 1),  # p2 o2 (125)
     ("a component's own value", code(LOINC, "8480-6", value={"min": 140, "unit": "mm[Hg]"}), 1),
-    ("kPa converted", code(LOINC, "8480-6", value={"min": 19, "unit": "kPa"}), 1),  # 150 mmHg = 20 kPa
-    ("values stay with their component", code(LOINC, "8462-4", value={"max": 90, "unit": "mm[Hg]"}), 0),
+    ("kPa converted",  # 150 mmHg = 20 kPa
+     code(LOINC, "8480-6", value={"min": 19, "unit": "kPa"}), 1),
+    ("values stay with their component",
+     code(LOINC, "8462-4", value={"max": 90, "unit": "mm[Hg]"}), 0),
     ("the panel has no value of its own", code(LOINC, "85354-9", value={"min": 1}), 0),
     ("a component code", code(LOINC, "8462-4"), 1),
     # medication: a CodeableConcept or the referenced Medication's code
@@ -200,7 +205,8 @@ CASES: list[tuple[str, dict[str, Any], int]] = [
     # body sites: the same event's (for a modality, the same series')
     ("CT of the thorax", code(DCM, "CT", body_site={"system": SCT, "code": THORAX}), 1),  # p1
     ("MR of the thorax", code(DCM, "MR", body_site={"system": SCT, "code": THORAX}), 1),  # p2 only
-    ("MR of the brain", code(DCM, "MR", body_site={"system": SCT, "code": BRAIN}), 1),  # p1 series 2
+    ("MR of the brain",  # p1's second series
+     code(DCM, "MR", body_site={"system": SCT, "code": BRAIN}), 1),
     ("CT procedure of the thorax", code(SCT, CT, body_site={"system": SCT, "code": THORAX}), 1),
     ("T2D in the lung", code(SCT, T2D, body_site={"system": SCT, "code": LUNG}), 1),  # p1
     ("T2D in the thorax", code(SCT, T2D, body_site={"system": SCT, "code": THORAX}), 0),
@@ -224,7 +230,8 @@ CASES: list[tuple[str, dict[str, Any], int]] = [
     # logic
     ("female or 60+ with t2d", {"all": [code(SCT, T2D), {"any": [{"concept": "hf:Female"},
                                                                  {"age": {"min": 60}}]}]}, 2),
-    ("everyone without metformin", {"all": [{"concept": "hf:Person"}, {"not": code(RX, "6809")}]}, 4),
+    ("everyone without metformin",
+     {"all": [{"concept": "hf:Person"}, {"not": code(RX, "6809")}]}, 4),
 ]  # fmt: skip
 
 

@@ -159,9 +159,8 @@ def test_explain_lists_the_requests(url: str, ontology: Ontology) -> None:
 
 
 def test_the_deadline_is_honoured(url: str, ontology: Ontology) -> None:
-    with contextlib.closing(FhirAdapter.from_source(url)) as adapter:
-        with pytest.raises(QueryTimeout):
-            ask(adapter, LUNG_FEMALE, ontology, deadline=Deadline.after(0))
+    with contextlib.closing(FhirAdapter.from_source(url)) as adapter, pytest.raises(QueryTimeout):
+        ask(adapter, LUNG_FEMALE, ontology, deadline=Deadline.after(0))
 
 
 def test_a_refused_search_names_the_request(url: str, ontology: Ontology) -> None:

@@ -39,13 +39,16 @@ SINUSITIS, PHARYNGITIS, BRONCHITIS = (
 QUESTIONS = (
     Question("viral-sinusitis", SINUSITIS),
     Question("prediabetes-women", {"all": [code(SCT, "15777000"), {"concept": "hf:Female"}]}),
-    Question("hypertension-not-prediabetes", {"all": [code(SCT, "38341003"), {"not": code(SCT, "15777000")}]}),
+    Question("hypertension-not-prediabetes",
+             {"all": [code(SCT, "38341003"), {"not": code(SCT, "15777000")}]}),
     Question("bmi-30-plus", code(LOINC, "39156-5", value={"min": 30, "unit": "kg/m2"})),
     Question("weight-over-200-lb", code(LOINC, "29463-7", value={"min": 200, "unit": "[lb_av]"})),
     Question("systolic-140-plus", code(LOINC, "8480-6", value={"min": 140, "unit": "mm[Hg]"})),
     Question("glucose-at-most-1-g/L", code(LOINC, "2339-0", value={"max": 1, "unit": "g/L"})),
-    Question("glucose-in-mmol/L-is-another-dimension", code(LOINC, "2339-0", value={"max": 5.5, "unit": "mmol/L"})),
-    Question("sinusitis-2010-2015", {**SINUSITIS, "during": {"from": "2010-01-01", "to": "2015-12-31"}}),
+    Question("glucose-in-mmol/L-is-another-dimension",
+             code(LOINC, "2339-0", value={"max": 5.5, "unit": "mmol/L"})),
+    Question("sinusitis-2010-2015",
+             {**SINUSITIS, "during": {"from": "2010-01-01", "to": "2015-12-31"}}),
     Question("two-sinusitis-episodes", {**SINUSITIS, "occurrences": {"min": 2}}),
     Question("pharyngitis-as-a-child", {**PHARYNGITIS, "age": {"max": 17}}),
     Question("bronchitis-within-a-year-after-pharyngitis",
@@ -55,7 +58,8 @@ QUESTIONS = (
     Question("acetaminophen-request", code(RX, "313782")),
     Question("adults-over-40", {"age": {"min": 41}}),
     Question("sinusitis-by-sex", SINUSITIS, {"by": ["sex"]}),
-    Question("everyone-by-age", {"concept": "hf:Person"}, {"by": ["age"], "age_bands": [0, 18, 65]}),
+    Question("everyone-by-age", {"concept": "hf:Person"},
+             {"by": ["age"], "age_bands": [0, 18, 65]}),
 )  # fmt: skip
 
 

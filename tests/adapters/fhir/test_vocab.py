@@ -109,7 +109,9 @@ def test_broken_exports(tmp_path: Path, export: Path) -> None:
     with pytest.raises(SourceError, match=r"no CONCEPT_ANCESTOR\.csv"):
         AthenaVocabulary.open(partial)
     (partial / "concept_ancestor.csv").write_text("ancestor_concept_id\tsomething_else\n1\t2\n")
-    with pytest.raises(SourceError, match="concept_ancestor.csv: no column.*descendant_concept_id"):
+    with pytest.raises(
+        SourceError, match=r"concept_ancestor\.csv: no column.*descendant_concept_id"
+    ):
         AthenaVocabulary.open(partial)
 
 
