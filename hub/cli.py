@@ -65,8 +65,9 @@ def demo(
         ".hyperfed/demo"
     ),
 ) -> None:
-    """Start a demo federation: a hub and three OMOP nodes (OHDSI Eunomia GiBleed and two
-    synthetic sites). Serves until interrupted."""
+    """Start a demo federation: a hub, three OMOP nodes (OHDSI Eunomia GiBleed and two
+    synthetic sites) and a FHIR node (a synthetic site's Bulk NDJSON). Serves until
+    interrupted."""
     from hyperfed.hub.demo import run_demo
 
     run_demo(host, port, data_dir, out)

