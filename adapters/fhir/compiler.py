@@ -19,6 +19,8 @@ reads a `StoreIndex` (which view holds which code) and the code expansions made 
 
 from __future__ import annotations
 
+import calendar
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -56,6 +58,15 @@ class Target:
     """codes of the Medication its rows reference"""
 
 
+def _and(*parts: exp.Expr) -> exp.Expr:
+    """AND of freshly built parts (sqlglot would copy each one)."""
+    return exp.and_(*parts, copy=False)
+
+
+def _or(*parts: exp.Expr) -> exp.Expr:
+    return exp.or_(*parts, copy=False)
+
+
 def _codes(found: Mapping[str, set[str]]) -> Codes:
     return tuple((s, tuple(sorted(cs))) for s, cs in sorted(found.items()))
 
@@ -82,10 +93,10 @@ class FhirPredicates(CriterionCompiler[exp.Expr]):
 
     # -- combinators -----------------------------------------------------------------------
     def conjunction(self, parts: Sequence[exp.Expr]) -> exp.Expr:
-        return exp.and_(*parts, wrap=True)
+        return exp.and_(*parts, wrap=True, copy=False)
 
     def disjunction(self, parts: Sequence[exp.Expr]) -> exp.Expr:
-        return exp.paren(exp.or_(*parts), copy=False)
+        return exp.paren(_or(*parts), copy=False)
 
     def negation(self, part: exp.Expr) -> exp.Expr:
         # an unknown age or sex is NULL: "not" must turn it into TRUE; EXISTS is never NULL
@@ -111,8 +122,19 @@ class FhirPredicates(CriterionCompiler[exp.Expr]):
     def col(alias: str, name: str) -> exp.Column:
         return exp.column(name, table=alias, quoted=True)
 
+    def birth_day(self, alias: str) -> exp.Expr:
+        return day_sql(self.col(alias, "birth_date_start"))
+
     def birth_key(self, alias: str) -> exp.Expr:
-        return date_key_expr(day_sql(self.col(alias, "birth_date_start")))
+        return date_key_expr(self.birth_day(alias))
+
+    def born_by(self, years: int) -> exp.Expr:
+        """The last birth day of someone `years` old on the reference date, as a DATE literal
+        (``age >= a`` is ``birth <= born_by(a)``; Feb 29 of a common year is Feb 28)."""
+        key = date_key(self.as_of) - years * 10000
+        y, m, d = key // 10000, key // 100 % 100, key % 100
+        last = dt.date(y, m, min(d, calendar.monthrange(y, m)[1]))
+        return exp.cast(exp.Literal.string(last.isoformat()), "DATE")
 
     def reads_person(self, e: exp.Expr) -> bool:
         """Whether `e` reads a patient attribute (anything but the patient's id)."""
@@ -120,14 +142,21 @@ class FhirPredicates(CriterionCompiler[exp.Expr]):
 
     # -- person criteria ---------------------------------------------------------------------
     def age_today(self, c: AgeCriterion, path: str) -> exp.Expr:
-        return exp.paren(age_in(self.birth_key(self.outer), date_key(self.as_of), c.age))
+        # whole years on a fixed day: compare the birth day with two date literals
+        birth = self.birth_day(self.outer)
+        conds: list[exp.Expr] = []
+        if c.age.min is not None:
+            conds.append(birth.copy() <= self.born_by(c.age.min))
+        if c.age.max is not None:
+            conds.append(birth.copy() > self.born_by(c.age.max + 1))
+        return exp.paren(_and(*conds))
 
     def sex(self, e: EventCriterion, binding: SexBinding, path: str) -> exp.Expr:
         gender = self.col(self.outer, "gender")
         if binding.sex != "unknown":
             return exp.paren(gender.eq(exp.Literal.string(binding.sex)), copy=False)
         known = gender.copy().isin(*[exp.Literal.string(s) for s in _SEXES])
-        return exp.paren(exp.or_(gender.is_(exp.null()), exp.not_(known)), copy=False)
+        return exp.paren(_or(gender.is_(exp.null()), exp.not_(known)), copy=False)
 
     # -- which views, which codes -------------------------------------------------------------
     def coded(self, e: EventCriterion, binding: CodesBinding, path: str) -> exp.Expr:
@@ -191,7 +220,7 @@ class FhirPredicates(CriterionCompiler[exp.Expr]):
     # -- rows ------------------------------------------------------------------------------------
     def code_match(self, x: Target, alias: str) -> exp.Expr:
         parts: list[exp.Expr] = [
-            exp.and_(
+            _and(
                 self.col(alias, "system").eq(exp.Literal.string(s)),
                 isin(self.col(alias, "code"), codes),
             )
@@ -200,18 +229,12 @@ class FhirPredicates(CriterionCompiler[exp.Expr]):
         if x.medication:
             m = self.alias("m")
             meds = [
-                exp.and_(
-                    self.col(m, "system").eq(exp.Literal.string(s)), isin(self.col(m, "code"), cs)
-                )
+                _and(self.col(m, "system").eq(exp.Literal.string(s)), isin(self.col(m, "code"), cs))
                 for s, cs in x.medication
             ]
-            sub = (
-                exp.select(self.col(m, "id"))
-                .from_(self.table("medication", m))
-                .where(exp.or_(*meds))
-            )
+            sub = exp.select(self.col(m, "id")).from_(self.table("medication", m)).where(_or(*meds))
             parts.append(self.col(alias, "medication_id").isin(query=sub))
-        return exp.paren(exp.or_(*parts), copy=False) if len(parts) > 1 else parts[0]
+        return exp.paren(_or(*parts), copy=False) if len(parts) > 1 else parts[0]
 
     def day(self, x: Target, alias: str) -> exp.Expr:
         return day_sql(self.col(alias, x.table.date))
@@ -264,7 +287,7 @@ class FhirPredicates(CriterionCompiler[exp.Expr]):
                 bounds.append(value.copy() >= num(lo))
             if hi is not None:
                 bounds.append(value.copy() <= num(hi))
-            return exp.and_(*bounds)
+            return _and(*bounds)
         self.note(
             f"values are compared in units compatible with {e.value.unit!r}; "
             "records without a recognised unit are not counted"
@@ -284,7 +307,7 @@ class FhirPredicates(CriterionCompiler[exp.Expr]):
             conds.append(value.copy() >= lows)
         if hi is not None:
             conds.append(value.copy() <= highs)
-        return exp.and_(*conds)
+        return _and(*conds)
 
     def _body_site(self, site: Code, x: Target, alias: str) -> exp.Expr:
         s = self.alias("s")
@@ -300,18 +323,20 @@ class FhirPredicates(CriterionCompiler[exp.Expr]):
             view = x.table.view
             conds.append(self.col(s, "element").eq(exp.Literal.string("series.bodySite")))
             same = self.col(s, "series_index").eq(self.col(alias, "series_index"))
-            conds.append(exp.or_(self.col(alias, "series_index").is_(exp.null()), same))
+            conds.append(_or(self.col(alias, "series_index").is_(exp.null()), same))
             study_modality = self.col(alias, "element").eq(exp.Literal.string("modality"))
             sub = exp.select(exp.Literal.number(1)).from_(self.table(view, s)).where(*conds)
-            return exp.and_(exp.not_(study_modality), exp.Exists(this=sub))
+            return _and(exp.not_(study_modality), exp.Exists(this=sub))
         assert x.table.body_site is not None
         sub = exp.select(exp.Literal.number(1)).from_(self.table(x.table.body_site, s))
         return exp.Exists(this=sub.where(*conds))
 
-    def select_rows(self, e: EventCriterion, x: Target, keys: bool) -> exp.Select:
-        """SELECT patient_id, day[, event_key] FROM <event view> WHERE <filters>."""
+    def select_rows(self, e: EventCriterion, x: Target, keys: bool, days: bool) -> exp.Select:
+        """SELECT patient_id[, day][, event_key] FROM <event view> WHERE <filters>."""
         a = self.alias("e")
-        cols = [self.col(a, "patient_id").as_("patient_id"), self.day(x, a).as_("day")]
+        cols = [self.col(a, "patient_id").as_("patient_id")]
+        if days:
+            cols.append(self.day(x, a).as_("day"))
         if keys:
             cols.append(self.event_key(x, a).as_("event_key"))
         q = exp.select(*cols).from_(self.table(x.table.view, a))
@@ -323,8 +348,10 @@ class FhirPredicates(CriterionCompiler[exp.Expr]):
             birth = self.birth_key(b)
         return q.where(*self.row_filters(e, x, a, birth))
 
-    def rows(self, e: EventCriterion, targets: Sequence[Target], keys: bool) -> exp.Query:
-        return union_all([self.select_rows(e, x, keys) for x in targets])
+    def rows(
+        self, e: EventCriterion, targets: Sequence[Target], keys: bool, days: bool
+    ) -> exp.Query:
+        return union_all([self.select_rows(e, x, keys, days) for x in targets])
 
     # -- event predicates ------------------------------------------------------------------------
     def events_pred(self, e: EventCriterion, targets: Sequence[Target], path: str) -> exp.Expr:
@@ -343,7 +370,7 @@ class FhirPredicates(CriterionCompiler[exp.Expr]):
                     )
                 )
                 preds.append(exp.Exists(this=sub))
-            return exp.paren(exp.or_(*preds), copy=False) if len(preds) > 1 else preds[0]
+            return exp.paren(_or(*preds), copy=False) if len(preds) > 1 else preds[0]
         q = self.patient_ids(e, targets, path)
         return exp.false() if q is None else outer_id.isin(query=q)
 
@@ -355,10 +382,11 @@ class FhirPredicates(CriterionCompiler[exp.Expr]):
         r = self.alias("r")
         rid = exp.column("patient_id", table=r)
         keys = e.occurrences is not None
+        rows = self.rows(e, targets, keys, days=e.within is not None)
         q = (
             exp.select(rid.copy())
-            .from_(self.rows(e, targets, keys).subquery(r))
-            .where(rid.copy().is_(exp.null()).not_())
+            .from_(rows.subquery(r, copy=False), copy=False)
+            .where(rid.copy().is_(exp.null()).not_(), copy=False)
         )
         if e.within is not None:
             anchor_q = self._anchor(e, rid, r, f"{path}.within.of")
@@ -376,7 +404,7 @@ class FhirPredicates(CriterionCompiler[exp.Expr]):
             having: list[exp.Expr] = [count >= exp.Literal.number(e.occurrences.min)]
             if e.occurrences.max is not None:
                 having.append(count.copy() <= exp.Literal.number(e.occurrences.max))
-            q = q.group_by(rid.copy()).having(exp.and_(*having))
+            q = q.group_by(rid.copy()).having(_and(*having))
         return q
 
     def _anchor(
@@ -393,7 +421,7 @@ class FhirPredicates(CriterionCompiler[exp.Expr]):
             return None
         a = self.alias("a")
         day, a_day = exp.column("day", table=r), exp.column("day", table=a)
-        near = exp.and_(
+        near = _and(
             exp.column("patient_id", table=a).eq(rid.copy()),
             day
             >= exp.DateSub(
@@ -408,7 +436,7 @@ class FhirPredicates(CriterionCompiler[exp.Expr]):
                 expression=exp.Literal.number(e.within.days_after),
             ),
         )
-        return self.rows(of, anchor_targets, False).subquery(a), near
+        return self.rows(of, anchor_targets, False, days=True).subquery(a, copy=False), near
 
     # -- strata ----------------------------------------------------------------------------------
     def sex_label(self) -> exp.Expr:
@@ -417,12 +445,9 @@ class FhirPredicates(CriterionCompiler[exp.Expr]):
         return exp.Case().when(known, gender).else_(exp.Literal.string("unknown"))
 
     def age_label(self, s: Stratify) -> exp.Expr:
-        birth = self.birth_key(self.outer)
-        key = date_key(self.as_of)
+        birth = self.birth_day(self.outer)
         labels = age_band_labels(s.age_bands)
         case = exp.Case().when(birth.copy().is_(exp.null()), exp.Literal.string("unknown"))
         for upper, label in zip(s.age_bands[1:], labels, strict=False):
-            case = case.when(
-                birth.copy() > exp.Literal.number(key - upper * 10000), exp.Literal.string(label)
-            )
+            case = case.when(birth.copy() > self.born_by(upper), exp.Literal.string(label))
         return case.else_(exp.Literal.string(labels[-1]))

@@ -5,8 +5,8 @@ View tables keep dates as written (``2019``, ``2019-04``, ``2019-04-05``,
 rule for birth dates and event dates alike: ``2019`` -> 2019-01-01), `date_end_sql(col)` the
 last (``2019-04`` -> 2019-04-30). A dateTime counts on the calendar date written, whatever its
 zone. Text that is not a FHIR date gives NULL. `day_sql(col)` is the same first day in the
-cheaper form query predicates use (a length test and a cast, no regular expression): it
-agrees with `date_start_sql` on every FHIR date and dateTime.
+cheaper form query predicates use (a cast, no regular expression): it agrees with
+`date_start_sql` on every FHIR date and dateTime.
 """
 
 from __future__ import annotations
@@ -38,16 +38,19 @@ def date_end_sql(text: exp.Expression) -> exp.Expression:
 
 
 def day_sql(text: exp.Expression) -> exp.Expression:
-    """The first day a FHIR date / dateTime text allows, as DATE (fast: for predicates)."""
+    """The first day a FHIR date / dateTime text allows, as DATE (fast: for predicates): the
+    first ten characters cast, else a year-month or a year completed. It agrees with
+    `date_start_sql` on every FHIR date and dateTime; other text may still read as a day
+    (``2019/04/05``) where `date_start_sql` gives NULL (`check` reports such dates)."""
     n = exp.Length(this=text.copy())
 
     def cast(value: exp.Expression) -> exp.Expression:
         return exp.TryCast(this=value, to=sql_type("DATE"))
 
     first10 = exp.Substring(this=text.copy(), start=lit(1), length=lit(10))
-    return (
+    partial = (
         exp.Case()
-        .when(n >= lit(10), cast(first10))
-        .when(n.copy().eq(lit(7)), cast(exp.DPipe(this=text.copy(), expression=lit("-01"))))
+        .when(n.eq(lit(7)), cast(exp.DPipe(this=text.copy(), expression=lit("-01"))))
         .when(n.copy().eq(lit(4)), cast(exp.DPipe(this=text.copy(), expression=lit("-01-01"))))
     )
+    return exp.Coalesce(this=cast(first10), expressions=[partial])

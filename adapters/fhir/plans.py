@@ -42,6 +42,8 @@ PLANS = ("auto", "general")
 
 class _Planner(FhirPredicates):
     _unlinked = False
+    _distinct: set[int]
+    """ids of SELECTs whose rows are distinct patient ids (set operations)"""
 
     def _driven(self) -> tuple[exp.Select, exp.Expr] | None:
         root = self.query.criteria
@@ -89,18 +91,24 @@ class _Planner(FhirPredicates):
                 if join:
                     q = q.join(patient, on=pid.eq(eid.copy()))
             q = q.where(*rest) if rest else q
-            return q, (pid if join else eid)
+            return q, eid  # the join keeps only loaded patients: count their ids
         return None
 
     def _patients(self) -> exp.Select:
         p = self.alias("p")
-        return exp.select(self.col(p, "id").as_("patient_id")).from_(self.table("patient", p))
+        out = exp.select(self.col(p, "id").as_("patient_id")).from_(self.table("patient", p))
+        self._distinct.add(id(out))
+        return out
 
     def _wrapped(self, q: exp.Query) -> exp.Select:
         if isinstance(q, exp.Select):
             return q
         s = self.alias("s")
-        return exp.select(exp.column("patient_id", table=s)).from_(q.subquery(s))
+        out = exp.select(exp.column("patient_id", table=s)).from_(
+            q.subquery(s, copy=False), copy=False
+        )
+        self._distinct.add(id(out))  # UNION / INTERSECT / EXCEPT return distinct rows
+        return out
 
     def _set(self, c: Criterion, path: str) -> exp.Select | None:
         """The patients satisfying `c` as a SELECT of ids built with set algebra; None when
@@ -148,24 +156,28 @@ class _Planner(FhirPredicates):
             self._unlinked = True
         return self.patient_ids(c, targets, path)
 
-    def _set_plan(self) -> tuple[exp.Select, exp.Expr] | None:
+    def _set_plan(self) -> tuple[exp.Select, exp.Expr | None] | None:
         if self.query.stratify is not None:
             return None
         self._unlinked = False
+        self._distinct = set()
         q = self._set(self.query.criteria, "criteria")
         if q is None:
             return None
         s = self.alias("s")
         sid = exp.column("patient_id", table=s)
-        plan = exp.select().from_(q.subquery(s))
+        plan = exp.select().from_(q.subquery(s, copy=False), copy=False)
         if self._unlinked:
             p = self.alias("p")
             plan = plan.join(self.table("patient", p), on=self.col(p, "id").eq(sid.copy()))
+        if id(q) in self._distinct:
+            return plan, None  # already one row per patient: COUNT(*)
         return plan, sid
 
     def compile(self, plan: str = "auto") -> SqlQuery:
         if not self.gate_query():
             return SqlQuery(self.unsupported, self.notes)
+        self._distinct = set()
         chosen = (self._driven() or self._set_plan()) if plan == "auto" else None
         if self.rejected:  # a planning attempt found unsupported criteria: report them all
             chosen = None
