@@ -179,3 +179,13 @@ def test_a_node_config_refusing_bad_input(messy: Path, tmp_path: Path, data: Pat
     stderr = r.stderr
     assert "refusing to serve bad FHIR input" in stderr and "Traceback" not in stderr
     assert "Patient.ndjson:4: not valid JSON" in stderr
+
+
+def test_generate_vocabulary(tmp_path: Path, data: Path) -> None:
+    r = run("generate", "vocabulary", "--out", str(tmp_path / "athena"))
+    assert r.returncode == 0, r.stderr
+    names = sorted(p.name for p in (tmp_path / "athena").iterdir())
+    assert names == ["CONCEPT.csv", "CONCEPT_ANCESTOR.csv", "CONCEPT_RELATIONSHIP.csv"]
+    assert (tmp_path / "athena" / "CONCEPT.csv").read_bytes() == (
+        data / "athena" / "CONCEPT.csv"
+    ).read_bytes()
