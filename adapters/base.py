@@ -84,6 +84,13 @@ class ConfigPath:
 OptionPath = Annotated[str, ConfigPath()]
 
 
+def _resolved(value: str, base_dir: Path) -> str:
+    path = Path(value).expanduser()
+    if value and not path.is_absolute() and ("/" in value or path.suffix):
+        return str((base_dir / path).resolve())
+    return value
+
+
 def _marks_path(annotation: Any) -> bool:
     """Whether an annotation is (or unions with) an `OptionPath`."""
     if any(isinstance(m, ConfigPath) for m in getattr(annotation, "__metadata__", ())):
@@ -107,11 +114,12 @@ class AdapterOptions(BaseModel):
             marked = any(isinstance(m, ConfigPath) for m in info.metadata) or _marks_path(
                 info.annotation
             )
-            if not marked or not isinstance(value, str) or not value:
+            if not marked:
                 continue
-            path = Path(value).expanduser()
-            if not path.is_absolute() and ("/" in value or path.suffix):
-                out[key] = str((base_dir / path).resolve())
+            if isinstance(value, str):
+                out[key] = _resolved(value, base_dir)
+            elif isinstance(value, list | tuple):
+                out[key] = [_resolved(v, base_dir) if isinstance(v, str) else v for v in value]
         return out
 
 

@@ -124,6 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         print(
             f"checks {secs['checks']:.2f} s, duplicates {secs['duplicates']:.2f} s, "
+            f"code index {secs.get('index', 0.0):.2f} s, "
             f"total {secs['total']:.2f} s ({secs['total'] * per_m:.2f} s per million)"
         )
         for name, rows in store.report.view_rows.items():

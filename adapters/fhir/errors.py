@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from hyperfed.adapters.errors import SourceError as KitSourceError
+
 __all__ = [
     "FhirError",
     "FhirPathError",
     "FhirPathSyntaxError",
+    "RestError",
     "SourceError",
     "UnsupportedFhirPath",
     "ViewDefinitionError",
@@ -48,6 +51,12 @@ class ViewRunError(FhirError):
     than one value); names the view and the reason."""
 
 
-class SourceError(FhirError):
+class SourceError(FhirError, KitSourceError):
     """FHIR input cannot be loaded, or the operator chose to refuse bad input; names the file
-    and, where known, the line or Bundle entry."""
+    and, where known, the line or Bundle entry. Also the kit's `SourceError`
+    (`hyperfed.adapters.errors`), so the node and the CLI report it like any source error."""
+
+
+class RestError(FhirError, KitSourceError):
+    """A FHIR server refused a search (an OperationOutcome's diagnostics are quoted) or could
+    not be reached; names the request."""

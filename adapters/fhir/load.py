@@ -11,7 +11,8 @@ DuckDB reads the files itself (``read_csv`` for NDJSON lines with their line num
   the views read (`USED_TYPES`), raw JSON, ``urn:uuid:`` references of Bundles rewritten to
   ``Type/id``; a resource without id takes the uuid of its ``fullUrl``;
 - ``fhir_file``, ``fhir_problem``, ``fhir_skipped`` (unused types, counted), ``fhir_meta``;
-- one table ``v_NAME`` per ViewDefinition (`hyperfed.adapters.fhir.viewset`).
+- one table ``v_NAME`` per ViewDefinition (`hyperfed.adapters.fhir.viewset`);
+- ``fhir_code``: the codes each event view carries (`hyperfed.adapters.fhir.index`).
 
 With `cache`, the database is a file reused while the input files (paths, sizes, mtimes)
 and the views are unchanged; it is built beside the target and renamed into place.
@@ -34,6 +35,7 @@ from sqlglot import exp
 
 from hyperfed.adapters.fhir.errors import SourceError, ViewRunError
 from hyperfed.adapters.fhir.files import InputFile, discover, fingerprint
+from hyperfed.adapters.fhir.index import build_index
 from hyperfed.adapters.fhir.ingest import dedupe, ingest_bundles, ingest_ndjson, patient_checks
 from hyperfed.adapters.fhir.report import LoadReport, OnError, Problem
 from hyperfed.adapters.fhir.run import materialise_view
@@ -41,7 +43,7 @@ from hyperfed.adapters.fhir.viewset import adapter_views, table_name
 
 __all__ = ["LOADER_VERSION", "FhirStore", "load_fhir", "open_report"]
 
-LOADER_VERSION = "1"
+LOADER_VERSION = "2"
 _REPORT_PROBLEMS = 200
 
 
@@ -213,6 +215,8 @@ def _build(
             con.execute("INSERT INTO fhir_meta VALUES (?, ?)", [f"view:{name}", table])
     with _phase(seconds, "checks"):
         patient_checks(con, {table_name(n): str(v["resource"]) for n, v in views.items()})
+    with _phase(seconds, "index"):
+        build_index(con, {n: table_name(n) for n in views})
     return seconds
 
 

@@ -25,8 +25,10 @@ __all__ = ["VIEW_NAMES", "adapter_views", "table_name"]
 VIEW_NAMES = (
     "patient",
     "condition",
+    "condition_body_site",
     "observation",
     "procedure",
+    "procedure_body_site",
     "medication_request",
     "medication_statement",
     "medication_administration",

@@ -1,6 +1,6 @@
-"""The demo federation (what `./hf demo` starts): a hub and five nodes — the real Eunomia
-CDM, two synthetic OMOP sites, a synthetic SDTM trial and the imaging of one OMOP site as a
-DICOM index — answering over real HTTP on loopback."""
+"""The demo federation (what `./hf demo` starts): a hub and six nodes — the real Eunomia
+CDM, two synthetic OMOP sites, a synthetic FHIR clinic, a synthetic SDTM trial and the imaging
+of one OMOP site as a DICOM index — answering over real HTTP on loopback."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ def test_demo_federation_answers_the_example_queries(tmp_path: Path) -> None:
             "eunomia",
             "uni-hospital",
             "regional-clinic",
+            "fhir-clinic",
             "trial-sdtm",
             "uni-hospital-imaging",
         }
@@ -52,11 +53,14 @@ def test_demo_federation_answers_the_example_queries(tmp_path: Path) -> None:
             # the DICOM node answers imaging questions; diagnoses and drugs are not imaging
             imaging = example.name.startswith("ct-")
             assert statuses["uni-hospital-imaging"] == ("ok" if imaging else "unsupported")
+            assert statuses["fhir-clinic"] in ("ok", "suppressed"), statuses
         # the lung cancer example needs cancer patients with CTs: the synthetic sites have them
         lung = json.loads((EXAMPLES / "lung-cancer-ct-over-60.json").read_text())
         body = httpx.post(f"{hub}/queries", json=lung, timeout=60).json()
         uni = next(n for n in body["nodes"] if n["node"] == "uni-hospital")
         assert uni["status"] == "ok" and uni["count"] >= 10
+        fhir = next(n for n in body["nodes"] if n["node"] == "fhir-clinic")
+        assert fhir["status"] in ("ok", "suppressed"), fhir
     # data written once, atomically, and reused
     assert (tmp_path / "uni-hospital.duckdb").exists()
     assert not list(tmp_path.glob("*.tmp"))

@@ -40,6 +40,8 @@ EXAMPLE = {
     },
 }
 DEADLINE = 1.0
+REAL_DEADLINE = 30.0
+REAL = ("eunomia", "lax", "noiseless")
 
 
 def _slow_app() -> FastAPI:
@@ -109,7 +111,9 @@ def federation(
             f'[hub]\ndatabase = "sqlite:///hub.db"\ndeadline = {DEADLINE}\n\n'
             "[floor]\nthreshold = 10\nrounding = 10\n\n"
             + "".join(
-                f'[[nodes]]\nid = "{i}"\nurl = "{u}"\nmodel = "omop"\n\n'
+                f'[[nodes]]\nid = "{i}"\nurl = "{u}"\nmodel = "omop"\n'
+                # real nodes get time even on a loaded machine; stand-ins the hub's 1 s
+                + (f"deadline = {REAL_DEADLINE}\n\n" if i in REAL else "\n")
                 for i, u in [
                     ("eunomia", eu),
                     ("lax", lax_url),
@@ -147,7 +151,8 @@ def test_one_query_gets_a_status_per_node_and_a_protected_total(federation: dict
     assert nodes["down"]["status"] == "error" and "unreachable" in nodes["down"]["error"]
     assert nodes["liar"]["status"] == "error" and nodes["liar"]["count"] is None
     assert nodes["liar"]["strata"] is None and "3" not in str(nodes["liar"]["countAdjustedTo"])
-    assert elapsed < DEADLINE + 1.5, "a slow node must not hold the others up"
+    answered = max(nodes[n]["elapsed_ms"] for n in REAL) / 1000
+    assert elapsed < max(DEADLINE, answered) + 1.5, "a slow node must not hold the others up"
     total = body["total"]
     expected = round((nodes["eunomia"]["count"] + nodes["lax"]["count"]) / 10) * 10
     assert total["count"] == expected and total["status"] == "ok"

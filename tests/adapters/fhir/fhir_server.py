@@ -7,7 +7,8 @@ It implements exactly the search features the backend uses, over resources held 
   ``_offset`` parameter of our own in the next link); ``_summary=count`` returns only the
   total; ``_elements=a,b`` keeps those top-level elements (and resourceType, id, meta) and
   tags the resource SUBSETTED; ``_id=a,b`` selects ids;
-- reference parameters ``subject`` / ``patient`` (``Patient/x`` or ``x``);
+- reference parameters ``subject`` / ``patient`` (``Patient/x`` or ``x``) and
+  ``medication`` (``Medication/x``, comma = OR);
 - token parameters (``code``, ``gender``, ``modality`` ...): ``system|code``, ``code``,
   ``system|`` and ``|code``; a comma is OR, a repeated parameter AND;
 - date parameters with the prefixes ``eq ge le gt lt`` (ranges by precision: ``2020`` is
@@ -53,17 +54,33 @@ SEARCH_PARAMS: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = {
     },
     "MedicationRequest": {
         "code": ("token", ("medicationCodeableConcept",)),
+        "medication": ("reference", ("medicationReference",)),
         "authoredon": ("date", ("authoredOn",)),
     },
     "MedicationStatement": {
         "code": ("token", ("medicationCodeableConcept",)),
+        "medication": ("reference", ("medicationReference",)),
         "effective": ("date", ("effectiveDateTime", "effectivePeriod.start")),
     },
     "MedicationAdministration": {
         "code": ("token", ("medicationCodeableConcept",)),
+        "medication": ("reference", ("medicationReference",)),
         "effective-time": ("date", ("effectiveDateTime", "effectivePeriod.start")),
     },
-    "Encounter": {"class": ("token", ("class",)), "date": ("date", ("period.start",))},
+    "Medication": {"code": ("token", ("code",))},
+    "Immunization": {
+        "vaccine-code": ("token", ("vaccineCode",)),
+        "date": ("date", ("occurrenceDateTime",)),
+    },
+    "DiagnosticReport": {
+        "code": ("token", ("code",)),
+        "date": ("date", ("effectiveDateTime", "effectivePeriod.start")),
+    },
+    "Encounter": {
+        "class": ("token", ("class",)),
+        "type": ("token", ("type",)),
+        "date": ("date", ("period.start",)),
+    },
     "ImagingStudy": {
         "modality": ("token", ("modality", "series.modality")),
         "bodysite": ("token", ("series.bodySite",)),
@@ -180,6 +197,11 @@ def _quantity(values: list[Any], wanted: str) -> bool:
     return False
 
 
+def _reference(values: list[Any], wanted: str) -> bool:
+    refs = {v.get("reference") for v in values if isinstance(v, dict)}
+    return wanted in refs or any(isinstance(r, str) and r.endswith("/" + wanted) for r in refs)
+
+
 def _reference_id(resource: dict[str, Any]) -> str | None:
     ref = resource.get(_PATIENT_REF.get(resource["resourceType"], "subject"), {})
     text = ref.get("reference", "") if isinstance(ref, dict) else ""
@@ -204,7 +226,9 @@ class Store:
             raise SearchError(f"unknown search parameter {name!r} for {rtype}")
         kind, paths = SEARCH_PARAMS[rtype][name]
         values = [v for p in paths for v in values_at(r, p)]
-        test = {"token": _token, "date": _date, "quantity": _quantity}[kind]
+        test = {"token": _token, "date": _date, "quantity": _quantity, "reference": _reference}[
+            kind
+        ]
         return any(test(values, alt) for alt in value.split(","))
 
     def has(self, spec: str, value: str) -> set[str]:
