@@ -159,6 +159,8 @@ class Catalog:
                 docs.digest = digest(to_ntriples(public), to_ntriples(private) if private else b"")
             self._nodes[node] = docs
         self._refresh_views()
+        self.store.replace(GRAPH_HUB, self._hub_graph)
+        self._graphs = self.store.graphs()
         self._warming = threading.Thread(
             target=self._warm_all, name="hyperfed-catalog-warm", daemon=True
         )
@@ -174,7 +176,6 @@ class Catalog:
     def warm(self) -> bool:
         """True once every record's Turtle is made (pages are then concatenations)."""
         return not self._warming.is_alive()
-        self._graphs = self.store.graphs()
 
     def _cached(self, node: str, has_private: bool) -> NodeDocs | None:
         graph = node_graph_name(node)
