@@ -42,7 +42,8 @@ def node_info(config: NodeConfig, model: str) -> NodeInfo:
 
 
 class CataloguePublisher:
-    def __init__(self, config: NodeConfig, adapter: Adapter, secret: bytes) -> None:
+    def __init__(self, config: NodeConfig, adapter: Adapter | None, secret: bytes) -> None:
+        """`adapter` None: descriptions only (`hyperfed catalog validate --no-facts`)."""
         self.config = config
         self.adapter = adapter
         self._secret = secret
@@ -54,6 +55,8 @@ class CataloguePublisher:
     def exact_facts(self, as_of: dt.date) -> dict[str, ExactFacts]:
         """The exact facts of every dataset that has them (internal: used by `publish`)."""
         out: dict[str, ExactFacts] = {}
+        if self.adapter is None:
+            return out
         for d in self.config.datasets:
             if not d.facts:
                 continue
@@ -71,7 +74,7 @@ class CataloguePublisher:
         """The publication now (no cache)."""
         as_of = as_of or dt.date.today()
         return node_publication(
-            node_info(self.config, self.adapter.MODEL),
+            node_info(self.config, self.adapter.MODEL if self.adapter else self.config.node.model),
             self.config.datasets,
             self.exact_facts(as_of),
             self.config.policy,
