@@ -105,9 +105,7 @@ class FactsSource(Protocol):
     """What an adapter offers the catalogue (`hyperfed.adapters.base.Adapter.facts`): the
     exact facts of one of its datasets, computed where the data lives (None: no facts)."""
 
-    def facts(
-        self, dataset: str, as_of: dt.date, deadline: Any = None
-    ) -> ExactFacts | None: ...
+    def facts(self, dataset: str, as_of: dt.date, deadline: Any = None) -> ExactFacts | None: ...
 
 
 class ProtectedValue(BaseModel):

@@ -50,7 +50,11 @@ def _call(method: str, url: str, timeout: float) -> Any:
     if r.status_code >= 400:
         err.print(f"[bold red]{body.get('title', r.status_code)}[/]: {body.get('detail', '')}")
         for e in body.get("errors", []):
-            err.print(f"  {e.get('focus')} {e.get('path')}: {e.get('message')}", highlight=False, soft_wrap=True)
+            err.print(
+                f"  {e.get('focus')} {e.get('path')}: {e.get('message')}",
+                highlight=False,
+                soft_wrap=True,
+            )
         raise typer.Exit(1)
     return body
 

@@ -83,9 +83,7 @@ def node_catalogue_toml(site: str) -> str:
     """The `[node]` lines of the site's sub-catalogue (publisher, contact, homepage)."""
     p = PUBLISHERS[site]
     contact = {"name": "Data office", "email": f"data@{site}.demo.hyperfed.example"}
-    return (
-        f"publisher = {_value(p)}\ncontact = {_value(contact)}\nhomepage = {_value(p['url'])}\n"
-    )
+    return f"publisher = {_value(p)}\ncontact = {_value(contact)}\nhomepage = {_value(p['url'])}\n"
 
 
 def datasets_toml(site: str, dataset_id: str, title: str) -> str:

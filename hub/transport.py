@@ -19,7 +19,9 @@ from hyperfed.hub.settings import NodeEntry
 
 __all__ = [
     "MAX_CATALOGUE_BYTES",
-    "HttpTransport", "NodeUnreachable", "Operation",
+    "HttpTransport",
+    "NodeUnreachable",
+    "Operation",
     "Reply",
     "Sign",
     "Transport",

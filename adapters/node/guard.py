@@ -2,10 +2,10 @@
 
     app = require_hub_signature(create_node_app(service), TaskVerifier(hub_key, node_id))
 
-`POST /count`, `GET /capabilities` and `GET /catalog` must carry a valid `Hyperfed-Task` signature over the
-exact body (`TaskVerifier`); anything else gets a 401 problem+json naming the reason, and
-the adapter never runs. `GET /health` stays open. The body is read once (bounded) and
-handed on unchanged.
+`POST /count`, `GET /capabilities` and `GET /catalog` must carry a valid `Hyperfed-Task`
+signature over the exact body (`TaskVerifier`); anything else gets a 401 problem+json
+naming the reason, and the adapter never runs. `GET /health` stays open. The body is read
+once (bounded) and handed on unchanged.
 """
 
 from __future__ import annotations

@@ -109,9 +109,7 @@ class OmopAdapter(Adapter):
             *self.schema.notes,
         ]
 
-    def facts(
-        self, dataset: str, as_of: dt.date, deadline: Deadline | None = None
-    ) -> ExactFacts:
+    def facts(self, dataset: str, as_of: dt.date, deadline: Deadline | None = None) -> ExactFacts:
         """The CDM's facts (one database is one dataset: `dataset` is not used); see
         `hyperfed.adapters.omop.facts`."""
         return omop_facts(self.runner, self.schema, as_of, deadline)

@@ -169,9 +169,7 @@ class SdtmAdapter(Adapter):
         lines += list(report.notes)
         return lines
 
-    def facts(
-        self, dataset: str, as_of: dt.date, deadline: Deadline | None = None
-    ) -> ExactFacts:
+    def facts(self, dataset: str, as_of: dt.date, deadline: Deadline | None = None) -> ExactFacts:
         """The study's facts (one folder is one dataset: `dataset` is not used); see
         `hyperfed.adapters.sdtm.facts`."""
         from hyperfed.adapters.sdtm.facts import sdtm_facts

@@ -95,10 +95,14 @@ def sdtm_facts(runner: Runner, as_of: dt.date, deadline: Deadline | None = None)
 
     coded = union_all(
         [
-            exp.select(exp.Literal.string(MEDDRA).as_("sys"), exp.column("ptcd").as_("code"), usubjid)
+            exp.select(
+                exp.Literal.string(MEDDRA).as_("sys"), exp.column("ptcd").as_("code"), usubjid
+            )
             .from_("events")
             .where(exp.column("ptcd").is_(exp.null()).not_()),
-            exp.select(exp.Literal.string(LOINC).as_("sys"), exp.column("loinc").as_("code"), usubjid)
+            exp.select(
+                exp.Literal.string(LOINC).as_("sys"), exp.column("loinc").as_("code"), usubjid
+            )
             .from_("findings")
             .where(exp.column("loinc").is_(exp.null()).not_()),
         ]

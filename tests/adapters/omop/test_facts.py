@@ -97,7 +97,9 @@ def test_records_and_years(facts: ExactFacts, con: duckdb.DuckDBPyConnection) ->
 def test_coding_systems_and_code_values(facts: ExactFacts, con: duckdb.DuckDBPyConnection) -> None:
     events = _events_sql(con, concept=True)
     joined = f"FROM ({events}) e JOIN concept c ON c.concept_id = e.cid WHERE e.cid <> 0"
-    systems = con.execute(f"SELECT vocabulary_id, count(DISTINCT pid) {joined} GROUP BY 1").fetchall()
+    systems = con.execute(
+        f"SELECT vocabulary_id, count(DISTINCT pid) {joined} GROUP BY 1"
+    ).fetchall()
     want = {VOCABULARIES[v]: n for v, n in systems if v in VOCABULARIES}
     assert dict(facts.coding_systems) == want
     codes = con.execute(
