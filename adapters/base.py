@@ -16,11 +16,15 @@ options model (`OPTIONS`). It is registered by an entry point in `hyperfed.adapt
 (`hyperfed.adapters.registry`). Optional hooks: `query_problems` (model-specific checks the
 hub runs before fan-out), `resolve_source` (config-relative paths), `check` (a data-quality
 `Report` for `hyperfed node check`), `cli` (commands `hyperfed <model> ...`),
-`node_commands` (commands `hyperfed node NAME`), `close`.
+`node_commands` (commands `hyperfed node NAME`), `close`, and `facts(dataset, as_of,
+deadline)`: the dataset's exact `hyperfed.adapters.facts.ExactFacts` for the FAIR catalogue
+(persons, records, ages, years, coding systems, code values, facets), which the node protects
+before they leave it (none by default).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -32,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from hyperfed.adapters.checks import Problem, Report
 from hyperfed.adapters.deadline import Deadline
 from hyperfed.adapters.errors import AdapterError, SourceError
+from hyperfed.adapters.facts import ExactFacts
 from hyperfed.adapters.features import FEATURES
 from hyperfed.adapters.hql.bindings import BindingBase, Bindings
 from hyperfed.adapters.hql.model import Query, dated
@@ -228,6 +233,16 @@ class Adapter(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
+
+    def facts(
+        self, dataset: str, as_of: dt.date, deadline: Deadline | None = None
+    ) -> ExactFacts | None:
+        """The exact facts of `dataset` (a `[[datasets]]` id of the node config) on `as_of`,
+        computed where the data lives, for the catalogue: `ExactFacts` never leave the node
+        (the node protects them with `protect_facts` under its policy). None (the default):
+        this model computes no facts; the dataset is published with its description only.
+        A model whose source holds one dataset ignores `dataset`."""
+        return None
 
     # -- the template ------------------------------------------------------------------------
     def count(

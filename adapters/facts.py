@@ -102,10 +102,10 @@ class ExactFacts:
 
 
 class FactsSource(Protocol):
-    """What an adapter offers the catalogue (to become part of the adapter contract):
-    the exact facts of one of its datasets, computed where the data lives."""
+    """What an adapter offers the catalogue (`hyperfed.adapters.base.Adapter.facts`): the
+    exact facts of one of its datasets, computed where the data lives (None: no facts)."""
 
-    def facts(self, dataset: str, as_of: dt.date) -> ExactFacts: ...
+    def facts(self, dataset: str, as_of: dt.date, deadline: Any = None) -> ExactFacts | None: ...
 
 
 class ProtectedValue(BaseModel):

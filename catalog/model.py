@@ -137,6 +137,9 @@ class Distribution(_Strict):
 class _Common(_Strict):
     id: Id
     visibility: Visibility = "public"
+    facts: bool = True
+    """Whether the node computes this dataset's facts from its source (through its
+    adapter); false for a dataset the node describes but its source does not hold."""
 
 
 class DatasetDescription(_Common):

@@ -228,15 +228,25 @@ def _indices(lines: list[bytes], where: dict[bytes, int]) -> list[int]:
     return [where[line] for line in lines]
 
 
-def docs_to_cache(docs: NodeDocs, text: bytes, *, private: bool = False) -> str:
+def docs_to_cache(
+    docs: NodeDocs, text: bytes, *, private: bool = False, turtle_key: str = ""
+) -> str:
     """The record index of one store's graph text: each document as positions of its lines
     in the text, so a restart rebuilds the documents without recomputing them (the
     documents are fully determined by the text; the index is written in the same
-    transaction, and ignored when `CACHE_VERSION` changes)."""
+    transaction, and ignored when `CACHE_VERSION` changes). Each record's Turtle is kept
+    too (tagged with `turtle_key`, the prefixes it was made with), so a restarted catalogue
+    serves pages as concatenations from its first request."""
     where = {line: i for i, line in enumerate(text.split(b"\n"))}
     records = docs.private if private else docs.records
     out: dict[str, Any] = {
         "v": CACHE_VERSION,
+        "turtle_key": turtle_key,
+        "turtle": {
+            ident: r.turtle.decode("utf-8")
+            for ident, r in records.items()
+            if r.turtle is not None and turtle_key
+        },
         "records": {
             ident: {
                 "iri": r.iri,
@@ -262,7 +272,10 @@ def docs_to_cache(docs: NodeDocs, text: bytes, *, private: bool = False) -> str:
 
 
 def docs_from_cache(
-    node: str, public: tuple[bytes, str], private: tuple[bytes, str] | None
+    node: str,
+    public: tuple[bytes, str],
+    private: tuple[bytes, str] | None,
+    turtle_key: str = "",
 ) -> NodeDocs | None:
     """The documents back from `docs_to_cache` indexes, or None when they do not fit."""
     try:
@@ -281,6 +294,10 @@ def docs_from_cache(
             service=[lines[i] for i in cache["service"]],
         )
         docs.records = _cached_records(node, lines, cache["records"])
+        if turtle_key and cache.get("turtle_key") == turtle_key:
+            for ident, turtle in cache.get("turtle", {}).items():
+                if ident in docs.records:
+                    docs.records[ident].turtle = turtle.encode("utf-8")
         private_text = b""
         if private is not None:
             private_text, private_raw = private

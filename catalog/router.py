@@ -176,13 +176,18 @@ def catalog_router(
             raise _not_found(path)
         return await serve_target(request, target, forced)
 
-    @router.api_route("/", methods=["GET", "HEAD"], summary="FAIR Data Point root")
+    # GET documented, HEAD the same handler (one operation id per method in OpenAPI)
+    @router.get("/", summary="FAIR Data Point root")
     async def fdp_root(request: Request) -> Response:
         return await serve_target(request, Target("fdp"), None)
 
-    @router.api_route("/catalog", methods=["GET", "HEAD"], summary="The whole catalogue, paged")
+    router.add_api_route("/", fdp_root, methods=["HEAD"], include_in_schema=False)
+
+    @router.get("/catalog", summary="The whole catalogue, paged")
     async def root_catalog(request: Request) -> Response:
         return await serve_target(request, Target("catalog"), None)
+
+    router.add_api_route("/catalog", root_catalog, methods=["HEAD"], include_in_schema=False)
 
     @router.api_route("/catalog.{ext}", methods=["GET", "HEAD"], include_in_schema=False)
     async def root_catalog_ext(request: Request, ext: str) -> Response:
@@ -236,7 +241,14 @@ def catalog_router(
     async def hub_service(request: Request, name: str) -> Response:
         return await by_path(request, f"/services/{name}")
 
-    @router.api_route("/sparql", methods=["GET", "POST"], summary="SPARQL 1.1 (read-only)")
+    @router.get("/sparql", summary="SPARQL 1.1 query (read-only)")
+    async def sparql_get(request: Request) -> Response:
+        return await sparql(request)
+
+    @router.post("/sparql", summary="SPARQL 1.1 query, POSTed (read-only)")
+    async def sparql_post(request: Request) -> Response:
+        return await sparql(request)
+
     async def sparql(request: Request) -> Response:
         query = request.query_params.get("query")
         if request.method == "POST" and query is None:

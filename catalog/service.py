@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
+import json
 import logging
 import threading
 from collections.abc import Callable
@@ -123,6 +125,10 @@ class Catalog:
         own = prefixes(settings.health_namespace)
         extra = {k: v for k, v in ONTOLOGY_PREFIXES.items() if v not in own.values()}
         self.prefixes = {**own, **{k: v for k, v in extra.items() if k not in own}}
+        self._turtle_key = hashlib.sha256(
+            json.dumps(self.prefixes, sort_keys=True).encode()
+        ).hexdigest()[:16]
+        """what each record's stored Turtle was made with (its prefixes)"""
         self.limits = SparqlLimits(
             timeout_s=settings.sparql_timeout, max_results=settings.sparql_max_results
         )
@@ -159,12 +165,15 @@ class Catalog:
                 docs.digest = digest(to_ntriples(public), to_ntriples(private) if private else b"")
             self._nodes[node] = docs
         self._refresh_views()
+        self.store.replace(GRAPH_HUB, self._hub_graph)
+        self._graphs = self.store.graphs()
         self._warming = threading.Thread(
             target=self._warm_all, name="hyperfed-catalog-warm", daemon=True
         )
         self._warming.start()
 
     def _warm_all(self) -> None:
+        """Turtle of the records the store had none for (an older store, other prefixes)."""
         for docs in list(self._nodes.values()):
             if self._closed:
                 return
@@ -174,7 +183,6 @@ class Catalog:
     def warm(self) -> bool:
         """True once every record's Turtle is made (pages are then concatenations)."""
         return not self._warming.is_alive()
-        self._graphs = self.store.graphs()
 
     def _cached(self, node: str, has_private: bool) -> NodeDocs | None:
         graph = node_graph_name(node)
@@ -188,7 +196,7 @@ class Catalog:
             if p_text is None or p_index is None:
                 return None
             private = (p_text, p_index)
-        return docs_from_cache(node, (text, index), private)
+        return docs_from_cache(node, (text, index), private, self._turtle_key)
 
     def _stored(self, node: str, *, private: bool) -> list[Triple]:
         graph = node_graph_name(node)
@@ -274,7 +282,7 @@ class Catalog:
         with self._write:
             graph = node_graph_name(prepared.node)
             public_text = to_ntriples(prepared.public)
-            index = docs_to_cache(prepared.docs, public_text)
+            index = docs_to_cache(prepared.docs, public_text, turtle_key=self._turtle_key)
             self.store.replace(graph, prepared.public, keep_text=True, index=index)
             if len(prepared.private) or self._nodes.get(prepared.node, prepared.docs).private:
                 private_text = to_ntriples(prepared.private)

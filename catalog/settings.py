@@ -63,6 +63,8 @@ class CatalogSettings(BaseModel):
 
     refresh_interval: Annotated[float, Field(ge=0, le=7 * 86400)] = 3600.0
     refresh_concurrency: Annotated[int, Field(ge=1, le=64)] = 4
+    fetch_timeout: Annotated[float, Field(gt=0, le=3600)] = 120.0
+    """seconds a node has to send its publication (it computes its facts first)."""
 
     dcat_ap_shapes: Path | None = None
     """The official DCAT-AP 3.0.1 release folder (SEMICeu/DCAT-AP ``releases/3.0.1``);

@@ -1,8 +1,10 @@
 """The hub's HTTP API (FastAPI). `create_app(settings)` only assembles: the hub's state
 (`hyperfed.hub.state.Hub`, injected into the routes), the problem+json handlers, the
 request guard (bodies and headers bounded before a route reads them), one router per area
-(`hyperfed.hub.routes`) and the completed OpenAPI document (`hyperfed.hub.openapi`).
-There are no import-time singletons."""
+(`hyperfed.hub.routes`), the FAIR catalogue (`hyperfed.catalog.catalog_router`: the FAIR
+Data Point root at `/`, `/catalog...`, `/services/...`, `/sparql`) and the completed
+OpenAPI document (`hyperfed.hub.openapi`). The hub's JSON index is at `/api`. There are no
+import-time singletons."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from fastapi import FastAPI
 
 from hyperfed.adapters.guard import RequestGuard
 from hyperfed.adapters.limits import MAX_BODY_BYTES, MAX_SPARQL_BODY_BYTES
+from hyperfed.catalog import catalog_router
 from hyperfed.hub.openapi import hub_openapi
 from hyperfed.hub.problems import install_hub_problems
 from hyperfed.hub.routes import ROUTERS
@@ -49,10 +52,11 @@ def create_app(
     app.add_middleware(
         RequestGuard,
         max_body=MAX_BODY_BYTES,
-        body_limits={"/ontology/sparql": MAX_SPARQL_BODY_BYTES},
+        body_limits={"/ontology/sparql": MAX_SPARQL_BODY_BYTES, "/sparql": MAX_SPARQL_BODY_BYTES},
     )
     for router in ROUTERS:
         app.include_router(router)
+    app.include_router(catalog_router(hub.catalog, refresher=hub.refresher))
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

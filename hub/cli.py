@@ -8,6 +8,8 @@ hyperfed node explain --model omop --source postgresql://... QUERY.json
 hyperfed query --hub URL QUERY.json [--json]
 hyperfed generate omop --persons N --out file.duckdb          (hyperfed.synth.cli)
 hyperfed ontology search TEXT | hyperfed ontology import-eucaim CSV --out FILE.ttl
+hyperfed catalog validate node.toml | refresh [NODE] --hub URL | datacite NODE DATASET --hub URL
+                                         (hyperfed.hub.cli_catalog)
 hyperfed <model> ...                     commands a data model adds (Adapter.cli)
 """
 
@@ -20,6 +22,7 @@ from typing import Annotated
 
 import typer
 
+from hyperfed.hub.cli_catalog import app as catalog_app
 from hyperfed.hub.cli_common import err, fail, out, read_json
 from hyperfed.hub.cli_node import app as node_app
 from hyperfed.hub.render import render_result
@@ -36,6 +39,7 @@ app.add_typer(node_app, name="node")
 app.add_typer(hub_app, name="hub")
 app.add_typer(synth_app, name="generate")
 app.add_typer(onto_app, name="ontology")
+app.add_typer(catalog_app, name="catalog")
 
 
 def _mount_models() -> None:

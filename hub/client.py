@@ -19,7 +19,7 @@ from hyperfed.adapters.protocol import Capabilities, CountRequest, NodeCount, No
 from hyperfed.hub.prepare import Prepared
 from hyperfed.hub.results import NodeResult
 from hyperfed.hub.settings import NodeEntry
-from hyperfed.hub.transport import NodeUnreachable, Transport
+from hyperfed.hub.transport import MAX_CATALOGUE_BYTES, NodeUnreachable, Transport
 
 __all__ = ["MAX_RESPONSE_BYTES", "NodeClient", "floored"]
 
@@ -121,6 +121,17 @@ class NodeClient:
         if reply.status != 200:
             raise ValueError(f"HTTP {reply.status}")
         return Capabilities.model_validate_json(reply.content)
+
+    async def catalogue(self, node: NodeEntry, timeout: float) -> bytes:
+        """The node's catalogue publication (JSON, validated by the catalogue's refresher);
+        raises (TimeoutError, NodeUnreachable, ValueError) when the node cannot give it."""
+        async with asyncio.timeout(timeout):
+            reply = await self.transport.call(node, "catalogue", None)
+        if len(reply.content) > MAX_CATALOGUE_BYTES:
+            raise ValueError("the node sent an oversized catalogue")
+        if reply.status != 200:
+            raise ValueError(f"the node answered HTTP {reply.status}")
+        return reply.content
 
     async def count(self, node: NodeEntry, body: bytes) -> NodeResult:
         deadline = self.deadline_of(node)

@@ -2,7 +2,9 @@
 FHIR, SDTM and DICOM data) on loopback, on embedded data.
 
 Data and the generated configuration files (useful as examples) go to `data_dir`; data
-is generated once and reused.
+is generated once and reused. Each node describes its dataset for the FAIR catalogue
+(`hyperfed.hub.demo_datasets`: licence, DOI, keywords ...), so the demo hub publishes a
+valid DCAT-AP / HealthDCAT-AP catalogue (stored in `data_dir/catalog`) at its root.
 
 `run_demo` runs each node in a process of its own and the hub in another (`hyperfed node
 serve`, `hyperfed hub serve`), as a real federation does: a slow node never stalls the
@@ -31,6 +33,7 @@ from rich.console import Console
 from hyperfed.adapters.disclosure import Policy
 from hyperfed.adapters.node import create_node_app, load_node_config, open_node
 from hyperfed.hub.app import create_app
+from hyperfed.hub.demo_datasets import datasets_toml, node_catalogue_toml
 from hyperfed.hub.demo_sites import SITES, DemoSite
 from hyperfed.hub.settings import load_settings
 
@@ -58,11 +61,12 @@ def prepare_demo(data_dir: Path, host: str, port: int) -> Path:
         adapter = "".join(f"{k} = {json.dumps(v)}\n" for k, v in options.items())
         (data_dir / f"{site.id}.toml").write_text(
             f'[node]\nid = "{site.id}"\ntitle = "{site.title}"\nmodel = "{site.model}"\n'
-            f'source = "{source}"\nsecret_file = "{site.id}.secret"\n\n'
-            + (f"[adapter]\n{adapter}\n" if adapter else "")
-            + f"[policy]\nthreshold = {policy.threshold}\nrounding = {policy.rounding}\n"
+            f'source = "{source}"\nsecret_file = "{site.id}.secret"\n'
+            + node_catalogue_toml(site.id)
+            + (f"\n[adapter]\n{adapter}" if adapter else "")
+            + f"\n[policy]\nthreshold = {policy.threshold}\nrounding = {policy.rounding}\n"
             f"epsilon = {policy.epsilon}\n\n"
-            f'[[datasets]]\nid = "{site.id}-{site.model}"\ntitle = "{site.title}"\n'
+            + datasets_toml(site.id, f"{site.id}-{site.model}", site.title)
         )
         nodes_toml.append(
             f'[[nodes]]\nid = "{site.id}"\nurl = "http://{host}:{port + i}"\n'
@@ -71,7 +75,11 @@ def prepare_demo(data_dir: Path, host: str, port: int) -> Path:
     hub_toml = data_dir / "hub.toml"
     hub_toml.write_text(
         '[hub]\ndatabase = "sqlite:///hub.db"\ndeadline = 30.0\n\n'
-        "[floor]\nthreshold = 10\nrounding = 10\n\n" + "\n".join(nodes_toml)
+        "[floor]\nthreshold = 10\nrounding = 10\n\n"
+        f'[catalog]\nbase_url = "http://{host}:{port}"\nstore = "catalog"\n'
+        'title = "Hyperfed demo federation catalogue"\n'
+        'publisher = "Hyperfed demo"\ncontact_email = "catalogue@demo.hyperfed.example"\n\n'
+        + "\n".join(nodes_toml)
     )
     return hub_toml
 

@@ -1,7 +1,9 @@
 """The hub's OpenAPI 3.1 document: FastAPI's, completed (`hyperfed.adapters.openapi`) with
 the HQL request body of `POST /queries` and every schema it references, its asynchronous
 202 answer, the SPARQL request bodies, the Turtle and SPARQL results media types and the
-problem+json error answers."""
+problem+json error answers; for the catalogue's routes, the RDF formats each document is
+served in (content negotiation), 406 when none is acceptable, and 503 where a node fetch
+or a SPARQL worker can be unavailable."""
 
 from __future__ import annotations
 
@@ -14,7 +16,18 @@ from hyperfed.adapters.openapi import complete_openapi
 
 __all__ = ["hub_openapi"]
 
+_PROBLEM_REF = "#/components/schemas/Problem"
+
 _SPARQL = ["application/sparql-results+json", "text/turtle"]
+_RDF = [
+    "text/turtle",
+    "application/ld+json",
+    "application/rdf+xml",
+    "application/n-triples",
+    "text/html",
+]
+_NEGOTIATED = ["/", "/catalog"]
+_CATALOGUE_503 = ["/catalog/_refresh", "/catalog/_refresh/{node}", "/sparql"]
 _OFFLOADED = [
     "/queries",
     "/queries/{job_id}",
@@ -32,9 +45,21 @@ def hub_openapi(app: FastAPI) -> dict[str, Any]:
         media={
             "/ontology": {"get": {"200": ["text/turtle"]}},
             "/ontology/sparql": {"get": {"200": _SPARQL}, "post": {"200": _SPARQL}},
+            "/sparql": {"get": {"200": _SPARQL}, "post": {"200": _SPARQL}},
+            "/catalog/{node}/dataset/{dataset}/datacite": {
+                "get": {"200": ["application/vnd.api+json"]}
+            },
+            **{path: {"get": {"200": _RDF}} for path in _NEGOTIATED},
         },
-        unavailable=[*_OFFLOADED, "/ontology/sparql"],
+        not_found=["/catalog"],
+        unavailable=[*_OFFLOADED, "/ontology/sparql", *_CATALOGUE_503],
     )
+    for path in _NEGOTIATED:
+        op = doc["paths"][path]["get"]
+        op["responses"]["406"] = {
+            "description": "No acceptable format (Accept admits none of the RDF formats)",
+            "content": {"application/problem+json": {"schema": {"$ref": _PROBLEM_REF}}},
+        }
     post = doc["paths"]["/queries"]["post"]
     post["summary"] = "Run a feasibility query"
     post["parameters"] = [

@@ -4,7 +4,12 @@ by `hyperfed.adapters.problems`, which the node uses too).
     ProblemError (BadRequest 400, NotFound 404, Invalid 422)   as they say
     QueryRejected     422 "Invalid query", `errors` lists each JSON path, message, value
     UnknownConcept    404 (concept look-up) with close matches in `suggestions`
-    OntologyError     400 (a malformed or refused SPARQL query, an unknown category ...)
+    OntologyError     by its `status`: SparqlRejected / SparqlTooLarge 400 (refused,
+                      malformed, more rows than the limit), SparqlTimeout 503 with
+                      Retry-After, SparqlFailed 500 (the worker failed); other ontology
+                      errors (an unknown category ...) 400
+    catalogue errors  the catalogue's routes answer their own problems (by `status`:
+                      hyperfed.catalog.router.problem_response), in the same form
     anything else     500, named by its type only
 """
 
@@ -16,8 +21,16 @@ from fastapi.responses import JSONResponse
 from hyperfed.adapters.problems import install_problem_handlers, problem
 from hyperfed.hub.prepare import QueryRejected
 from hyperfed.ontology import OntologyError, UnknownConcept
+from hyperfed.ontology.errors import SparqlFailed, SparqlRejected, SparqlTimeout, SparqlTooLarge
 
-__all__ = ["install_hub_problems"]
+__all__ = ["SPARQL_TITLES", "install_hub_problems"]
+
+SPARQL_TITLES: dict[type[OntologyError], str] = {
+    SparqlRejected: "SPARQL query refused",
+    SparqlTooLarge: "SPARQL result too large",
+    SparqlTimeout: "SPARQL query timed out",
+    SparqlFailed: "SPARQL evaluation failed",
+}
 
 
 def install_hub_problems(app: FastAPI) -> None:
@@ -38,4 +51,7 @@ def install_hub_problems(app: FastAPI) -> None:
 
     @app.exception_handler(OntologyError)
     async def _ontology(_: Request, exc: OntologyError) -> JSONResponse:
-        return problem(400, "Ontology request failed", str(exc))
+        status = int(getattr(exc, "status", 400))
+        title = SPARQL_TITLES.get(type(exc), "Ontology request failed")
+        headers = {"Retry-After": "5"} if status == 503 else None
+        return problem(status, title, str(exc), headers=headers)

@@ -17,6 +17,17 @@ Read from a TOML file (`hyperfed hub serve --config hub.toml`) and the environme
     url = "http://127.0.0.1:8101"
     model = "omop"
     title = "Site A"
+
+    [catalog]                          # the FAIR catalogue (hyperfed.catalog.CatalogSettings)
+    base_url = "https://hub.example.eu"   # public base of every IRI: set it to the hub's URL
+    store = "catalog"                  # Oxigraph folder (relative to this file); none: memory
+    health_namespace = "http://healthdataportal.eu/ns/health#"
+    refresh_interval = 3600            # seconds between refreshes of every node (0: once)
+    sparql_timeout = 10                # also /ontology/sparql
+    sparql_max_results = 10000
+    fdp_index_url = "https://index.fairdatapoint.org"   # FDP index ping; off when absent
+
+Every catalogue setting is in docs/catalog.md (configuration reference).
 """
 
 from __future__ import annotations
@@ -30,9 +41,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hyperfed.adapters.disclosure import Policy
+from hyperfed.catalog.settings import CatalogSettings
 from hyperfed.hub.errors import HubError
 
 __all__ = ["HubSettings", "NodeEntry", "SettingsError", "load_settings"]
+
+
+DEFAULT_BASE_URL = "http://127.0.0.1:8100"
+"""the catalogue's base URL when none is configured: the hub's default local address."""
 
 
 class SettingsError(HubError):
@@ -68,6 +84,9 @@ class HubSettings(BaseSettings):
     floor: Policy = Policy()  # threshold 10, rounding 10, noise required
     nodes: list[NodeEntry] = []
     title: str = "Hyperfed hub"
+    catalog: CatalogSettings = CatalogSettings(base_url=DEFAULT_BASE_URL)
+    """The FAIR catalogue; set `catalog.base_url` to the hub's public URL (every IRI of
+    the catalogue is under it and must dereference)."""
 
     @model_validator(mode="after")
     def _unique_nodes(self) -> HubSettings:
@@ -95,6 +114,11 @@ def load_settings(path: Path | None = None, **overrides: Any) -> HubSettings:
         base = path.parent.resolve()
         if "ontology_files" in data:
             data["ontology_files"] = [base / p for p in data["ontology_files"]]
+        catalog = data.get("catalog")
+        if isinstance(catalog, dict):
+            for key in ("store", "dcat_ap_shapes"):
+                if isinstance(catalog.get(key), str):
+                    catalog[key] = base / catalog[key]
         db = str(data.get("database", ""))
         if (
             db.startswith("sqlite:///")

@@ -1,6 +1,12 @@
-"""The hub's state for one app — settings, ontology, job store, node client — and the
-FastAPI dependency that hands it to the routes (`HubDep`). Built by `create_app`; no
-import-time singletons.
+"""The hub's state for one app — settings, ontology, job store, node client, the FAIR
+catalogue and its refresher, the SPARQL worker pool — and the FastAPI dependency that
+hands it to the routes (`HubDep`). Built by `create_app`; no import-time singletons.
+
+The catalogue (`hyperfed.catalog.Catalog`) fetches each node's publication through the
+node client (`NodeClient.catalogue`, the same transport as queries), re-protects its
+facts under the federation floor and validates it; the `Refresher` runs from the app's
+lifespan (`start`/`stop`). Catalogue SPARQL and `/ontology/sparql` share one pool of
+guarded worker processes with the catalogue's limits.
 
 Nothing heavy runs on the event loop: `admit()` (parse, validate, canonical form,
 resolution) and `offload()` (the ontology, the job store, serialisation) run in worker
@@ -11,16 +17,19 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import functools
+import json
 import uuid
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
+import httpx
 from fastapi import Depends, Request
 from pydantic import ValidationError
 
 from hyperfed.adapters.hql.errors import size_problems, validation_problems
 from hyperfed.adapters.hql.model import Query
 from hyperfed.adapters.problems import Unavailable, parse_json
+from hyperfed.catalog import Catalog, Refresher
 from hyperfed.hub.client import MAX_RESPONSE_BYTES, NodeClient
 from hyperfed.hub.prepare import Prepared, QueryRejected, prepare
 from hyperfed.hub.results import FederatedResult
@@ -29,6 +38,7 @@ from hyperfed.hub.store import JobStore
 from hyperfed.hub.totals import federated_strata, federated_total
 from hyperfed.hub.transport import HttpTransport, Transport
 from hyperfed.ontology import Ontology
+from hyperfed.ontology.sparql import SparqlLimits, SparqlPool
 
 __all__ = ["Hub", "HubDep", "get_hub"]
 
@@ -55,14 +65,56 @@ class Hub:
         self.transport: Transport = transport or HttpTransport(MAX_RESPONSE_BYTES)
         self.client = NodeClient(self.transport, settings.floor, settings.deadline)
         self.tasks: set[asyncio.Task[None]] = set()
+        cat = settings.catalog
+        self.sparql_pool = SparqlPool(cat.sparql_workers)
+        self.sparql_limits = SparqlLimits(
+            timeout_s=cat.sparql_timeout, max_results=cat.sparql_max_results
+        )
+        self.catalog = Catalog(
+            cat,
+            floor=settings.floor,
+            ontology_turtle=self.ontology.to_turtle(),
+            pool=self.sparql_pool,
+        )
+        self._http: httpx.AsyncClient | None = None
+        self.refresher = Refresher(
+            self.catalog, self.fetch_catalogue, lambda: [n.id for n in self.settings.nodes]
+        )
+
+    async def fetch_catalogue(self, node_id: str) -> dict[str, Any]:
+        """A node's catalogue publication through the node client (the refresher's fetch);
+        the JSON is parsed in a worker thread (descriptions and RDF texts are longer than
+        query strings may be: the refresher's model bounds them) and validated by the
+        refresher."""
+        node = self.settings.node(node_id)
+        if node is None:
+            raise LookupError(f"{node_id!r} is not a node of this hub")
+        content = await self.client.catalogue(node, self.settings.catalog.fetch_timeout)
+        document = await asyncio.to_thread(json.loads, content)
+        if not isinstance(document, dict):
+            raise ValueError("the node's catalogue is not a JSON object")
+        return document
 
     async def start(self) -> None:
         await self.transport.open(self.settings.nodes)
+        if self.settings.catalog.fdp_index_url:
+            self._http = httpx.AsyncClient()
+            self.refresher.client = self._http
+        self.refresher.start()
 
     async def stop(self) -> None:
+        await self.refresher.stop()
         for task in list(self.tasks):
             task.cancel()
         await self.transport.close()
+        if self._http is not None:
+            await self._http.aclose()
+        await asyncio.to_thread(self.close)
+
+    def close(self) -> None:
+        """Release the catalogue, the SPARQL workers and the job store (blocking)."""
+        self.catalog.close()
+        self.sparql_pool.close()
         self.store.close()
 
     def prepare(self, document: Any) -> Prepared:

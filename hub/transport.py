@@ -17,9 +17,21 @@ import httpx
 from hyperfed.hub.errors import HubError
 from hyperfed.hub.settings import NodeEntry
 
-__all__ = ["HttpTransport", "NodeUnreachable", "Operation", "Reply", "Sign", "Transport"]
+__all__ = [
+    "MAX_CATALOGUE_BYTES",
+    "HttpTransport",
+    "NodeUnreachable",
+    "Operation",
+    "Reply",
+    "Sign",
+    "Transport",
+]
 
-Operation = Literal["capabilities", "count"]
+Operation = Literal["capabilities", "count", "catalogue"]
+
+MAX_CATALOGUE_BYTES = 64_000_000
+"""the largest catalogue publication a node may send (descriptions and protected facts of
+all its datasets; a count answer is bounded far lower)."""
 
 
 @dataclass(frozen=True)
@@ -46,11 +58,16 @@ class Transport(Protocol):
 # signature over the task (hyperfed.hub.signing.TaskSigner.headers)
 Sign = Callable[[str, str, bytes | None, float | None], Mapping[str, str]]
 
-_PATHS: dict[Operation, str] = {"capabilities": "/capabilities", "count": "/count"}
+_PATHS: dict[Operation, str] = {
+    "capabilities": "/capabilities",
+    "count": "/count",
+    "catalogue": "/catalog",
+}
 
 
 class HttpTransport:
-    """Push over HTTP: GET /capabilities, POST /count on the node's base URL."""
+    """Push over HTTP: GET /capabilities, POST /count, GET /catalog on the node's base URL
+    (the catalogue may be up to `MAX_CATALOGUE_BYTES`, other answers `max_response_bytes`)."""
 
     def __init__(self, max_response_bytes: int, sign: Sign | None = None) -> None:
         self.max_response_bytes = max_response_bytes
@@ -84,11 +101,16 @@ class HttpTransport:
                 headers["content-type"] = "application/json"
                 request = client.build_request("POST", url, content=body, headers=headers)
             response = await client.send(request, stream=True)
+            limit = (
+                max(self.max_response_bytes, MAX_CATALOGUE_BYTES)
+                if operation == "catalogue"
+                else self.max_response_bytes
+            )
             try:
                 content = bytearray()
                 async for chunk in response.aiter_bytes():
                     content += chunk
-                    if len(content) > self.max_response_bytes:
+                    if len(content) > limit:
                         return Reply(response.status_code, bytes(content))  # caller refuses
                 return Reply(response.status_code, bytes(content))
             finally:

@@ -33,7 +33,7 @@ from hyperfed.ontology.errors import (
 from hyperfed.ontology.index import Index, build_index, collect
 from hyperfed.ontology.lookup import find_iri, suggestion_candidates, suggestions
 from hyperfed.ontology.search import SearchIndex
-from hyperfed.ontology.sparql import SparqlResult, run_query
+from hyperfed.ontology.sparql import SparqlLimits, SparqlPool, SparqlResult, run_query
 from hyperfed.ontology.vocab import ALT_EUCAIM, HF_ONTOLOGY, PREFIXES, curie, normalise_iri
 
 __all__ = ["PACKAGED_TURTLE", "Ontology"]
@@ -235,11 +235,14 @@ class Ontology:
 
     # -- RDF -------------------------------------------------------------------------------
 
-    def sparql(self, query: str) -> SparqlResult:
+    def sparql(
+        self, query: str, *, limits: SparqlLimits | None = None, pool: SparqlPool | None = None
+    ) -> SparqlResult:
         """Run a read-only SPARQL query: SPARQL 1.1 JSON results (a dict) for SELECT and ASK,
         a Turtle string for CONSTRUCT and DESCRIBE. Raises `SparqlRejected` for UPDATE
-        requests and syntax errors."""
-        return run_query(self._store, query)
+        requests and syntax errors (`hyperfed.ontology.sparql`: guarded, in a worker
+        process of `pool` within `limits`)."""
+        return run_query(self._store, query, limits=limits, pool=pool)
 
     def to_turtle(self) -> str:
         """The whole graph as Turtle (the ontology header first, then concepts by IRI)."""

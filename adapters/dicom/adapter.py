@@ -3,6 +3,7 @@ over DICOMweb), the same meaning on each (docs/dicom.md)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
@@ -18,6 +19,7 @@ from hyperfed.adapters.dicom.keywords import validate_keyword
 from hyperfed.adapters.dicom.layout import SERIES_COLUMNS, SERIES_TABLE
 from hyperfed.adapters.dicom.matching import DCM
 from hyperfed.adapters.errors import AdapterError
+from hyperfed.adapters.facts import ExactFacts
 from hyperfed.adapters.hql.bindings import Bindings
 from hyperfed.adapters.hql.model import Query
 from hyperfed.adapters.hql.walk import iter_events
@@ -259,6 +261,16 @@ class DicomAdapter(Adapter):
         if report is not None and report.unreadable:
             notes.append("some files could not be read (see the index report)")
         return notes
+
+    def facts(
+        self, dataset: str, as_of: dt.date, deadline: Deadline | None = None
+    ) -> ExactFacts | None:
+        """The index's facts (see `hyperfed.adapters.dicom.facts`); none over DICOMweb."""
+        if self._runner is None or self.index is None:
+            return None
+        from hyperfed.adapters.dicom.facts import dicom_facts
+
+        return dicom_facts(self._runner, set(self.index.available), dataset, as_of, deadline)
 
     def close(self) -> None:
         if self.index is not None:

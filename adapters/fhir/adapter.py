@@ -12,6 +12,7 @@ as a warning, counted in `describe()`); with ``on_error = "refuse"`` the node do
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
@@ -22,6 +23,7 @@ from hyperfed.adapters.base import Adapter, AdapterOptions, ExactCount, NativeQu
 from hyperfed.adapters.checks import Problem, Report
 from hyperfed.adapters.deadline import Deadline
 from hyperfed.adapters.errors import SourceError
+from hyperfed.adapters.facts import ExactFacts
 from hyperfed.adapters.hql.bindings import Bindings
 from hyperfed.adapters.hql.model import Query
 from hyperfed.adapters.hql.systems import OMOP_CONCEPT_SYSTEM, SYSTEMS
@@ -250,6 +252,16 @@ class FhirAdapter(Adapter):
     def resolve_source(cls, source: str, base_dir: Path) -> str:
         """A relative file path against the node config's folder; URLs as they are."""
         return super().resolve_source(source, base_dir)
+
+    def facts(
+        self, dataset: str, as_of: dt.date, deadline: Deadline | None = None
+    ) -> ExactFacts | None:
+        """The store's facts (one source is one dataset: `dataset` is not used); see
+        `hyperfed.adapters.fhir.facts`."""
+        from hyperfed.adapters.fhir.facts import fhir_facts
+
+        tables = [(t, self.index.tables[t.view]) for t in self.usable]
+        return fhir_facts(self.runner, self.index.tables["patient"], tables, as_of, deadline)
 
     def close(self) -> None:
         self.store.close()

@@ -2,6 +2,8 @@
 
     GET  /capabilities   what this node is: model, datasets, features, policy summary
     POST /count          CountRequest -> NodeCount (protected numbers only)
+    GET  /catalog        the node's catalogue publication: its dataset descriptions and their
+                         facts, protected by its policy (hyperfed.adapters.node.catalog)
     GET  /health
 
 Exact counts are never served over the network: `hyperfed node count --exact` reads the
@@ -32,6 +34,7 @@ from hyperfed.adapters.problems import (
     require_json,
 )
 from hyperfed.adapters.protocol import Capabilities, CountRequest, NodeCount
+from hyperfed.catalog.model import NodePublication
 
 __all__ = ["create_node_app"]
 
@@ -52,6 +55,12 @@ def create_node_app(service: NodeService) -> FastAPI:
     @app.get("/capabilities", response_model=Capabilities)
     async def capabilities() -> Capabilities:
         return service.capabilities()
+
+    @app.get("/catalog", response_model=NodePublication)
+    async def catalogue() -> Response:
+        # facts read the whole source: computed in a worker thread, cached
+        content = await run_in_threadpool(service.catalogue.body)
+        return Response(content, media_type="application/json")
 
     @app.post("/count", response_model=NodeCount)
     async def count(request: Request) -> Response:

@@ -16,9 +16,16 @@
 
     [adapter]                          # options of the model's adapter (its OPTIONS model)
 
-    [[datasets]]
+    [[datasets]]                       # each dataset, described for the FAIR catalogue
     id = "site-a-omop"
     title = "Site A oncology cohort (OMOP CDM 5.4)"
+    description = "..."                # the title when left out
+    licence = "CC-BY-4.0"              # ... every field of hyperfed.catalog.DatasetDescription,
+                                       # or rdf_file = "own-dcat-ap.ttl" (docs/catalog.md)
+
+`[node]` may also say what the node's sub-catalogue says about it: `description`,
+`publisher = {name, url}`, `contact = {name, email}`, `homepage`. Private datasets never
+appear in `/capabilities` (which the hub shows publicly at `/nodes`).
 
 Relative paths are relative to the config file. The secret may also come from the
 environment variable named by `secret_env`. `schema` is a shorthand for the SQL models'
@@ -37,7 +44,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hyperfed.adapters.disclosure import Policy
 from hyperfed.adapters.errors import AdapterError
-from hyperfed.adapters.protocol import Dataset
+from hyperfed.catalog.errors import DescriptionInvalid
+from hyperfed.catalog.model import Agent, ContactPoint, DatasetDescription, DatasetRdf
+from hyperfed.catalog.node import dataset_descriptions
 
 __all__ = ["ConfigError", "NodeConfig", "NodeSettings", "load_node_config"]
 
@@ -60,6 +69,13 @@ class NodeSettings(BaseModel):
     secret_file: str | None = None
     secret_env: str | None = None
     query_timeout: Annotated[float, Field(gt=0, le=3600)] = 30.0
+    description: str | None = None
+    publisher: Agent | None = None
+    contact: ContactPoint | None = None
+    homepage: Annotated[str, Field(pattern=r"^https?://\S+$")] | None = None
+    catalog_cache: Annotated[float, Field(ge=0, le=7 * 86400)] = 3600.0
+    """seconds the node keeps its computed catalogue publication (facts) before computing
+    it again; 0: every request."""
 
 
 class NodeConfig(BaseModel):
@@ -68,7 +84,7 @@ class NodeConfig(BaseModel):
     node: NodeSettings
     policy: Policy = Policy()
     adapter: dict[str, Any] = {}
-    datasets: list[Dataset] = []
+    datasets: list[DatasetDescription | DatasetRdf] = []
     base_dir: Path = Path(".")
 
     def secret(self) -> bytes:
@@ -120,6 +136,14 @@ class NodeConfig(BaseModel):
         return load_adapter_class(self.node.model).OPTIONS.resolve_paths(options, self.base_dir)
 
 
+def _with_description(entry: dict[str, Any]) -> dict[str, Any]:
+    """A described dataset without a description (the minimal configs of before the
+    catalogue) gets its title as description."""
+    if "rdf" in entry or "rdf_file" in entry or "description" in entry or "title" not in entry:
+        return entry
+    return {**entry, "description": entry["title"]}
+
+
 def load_node_config(path: Path) -> NodeConfig:
     try:
         data = tomllib.loads(path.read_text())
@@ -127,8 +151,18 @@ def load_node_config(path: Path) -> NodeConfig:
         raise ConfigError(f"node config not found: {path}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+    base_dir = path.parent.resolve()
+    entries = data.get("datasets", [])
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise ConfigError(f"{path}: datasets: give each dataset as a [[datasets]] table")
     try:
-        return NodeConfig.model_validate({**data, "base_dir": path.parent.resolve()})
+        data["datasets"] = dataset_descriptions(
+            [_with_description(e) for e in entries], base_dir, str(path)
+        )
+    except DescriptionInvalid as exc:
+        raise ConfigError(str(exc)) from exc
+    try:
+        return NodeConfig.model_validate({**data, "base_dir": base_dir})
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(x) for x in first["loc"])

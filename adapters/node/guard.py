@@ -2,10 +2,10 @@
 
     app = require_hub_signature(create_node_app(service), TaskVerifier(hub_key, node_id))
 
-`POST /count` and `GET /capabilities` must carry a valid `Hyperfed-Task` signature over the
-exact body (`TaskVerifier`); anything else gets a 401 problem+json naming the reason, and
-the adapter never runs. `GET /health` stays open. The body is read once (bounded) and
-handed on unchanged.
+`POST /count`, `GET /capabilities` and `GET /catalog` must carry a valid `Hyperfed-Task`
+signature over the exact body (`TaskVerifier`); anything else gets a 401 problem+json
+naming the reason, and the adapter never runs. `GET /health` stays open. The body is read
+once (bounded) and handed on unchanged.
 """
 
 from __future__ import annotations
@@ -20,7 +20,11 @@ from hyperfed.adapters.node.trust import TASK_HEADER, TaskRefused, TaskVerifier
 __all__ = ["MAX_TASK_BYTES", "require_hub_signature"]
 
 MAX_TASK_BYTES = 16_000_000
-GUARDED = {("POST", "/count"): "count", ("GET", "/capabilities"): "capabilities"}
+GUARDED = {
+    ("POST", "/count"): "count",
+    ("GET", "/capabilities"): "capabilities",
+    ("GET", "/catalog"): "catalogue",
+}
 log = logging.getLogger("hyperfed.node")
 
 

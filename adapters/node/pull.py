@@ -156,6 +156,8 @@ class PullLoop:
         self.handled += 1
         if operation == "capabilities":
             return 200, self.service.capabilities().model_dump_json().encode()
+        if operation == "catalogue":
+            return 200, await run_in_threadpool(self.service.catalogue.body)
         if operation != "count":
             return 400, _problem(400, "Bad request", f"unknown operation {operation!r}")
         try:

@@ -28,8 +28,10 @@ from hyperfed.adapters.hql.model import (
 )
 from hyperfed.adapters.hql.strata import strata_grid
 from hyperfed.adapters.hql.walk import iter_events
+from hyperfed.adapters.node.catalog import CataloguePublisher
 from hyperfed.adapters.node.config import NodeConfig
-from hyperfed.adapters.protocol import Capabilities, CountRequest, NodeCount, Stratum
+from hyperfed.adapters.protocol import Capabilities, CountRequest, Dataset, NodeCount, Stratum
+from hyperfed.catalog.model import DatasetDescription
 
 __all__ = ["NodeService", "open_node"]
 
@@ -41,6 +43,7 @@ class NodeService:
         self.config = config
         self.adapter = adapter
         self._secret = config.secret()
+        self.catalogue = CataloguePublisher(config, adapter, self._secret)
 
     @property
     def node_id(self) -> str:
@@ -51,12 +54,24 @@ class NodeService:
             node=self.node_id,
             title=self.config.node.title or self.node_id,
             model=self.adapter.MODEL,
-            datasets=self.config.datasets,
+            datasets=self.public_datasets(),
             features=self.adapter.features(),
             policy=self.config.policy,
             policy_summary=self.config.policy.describe(),
             notes=self.adapter.describe(),
         )
+
+    def public_datasets(self) -> list[Dataset]:
+        """The datasets the node names in its capabilities: every one but the private."""
+        return [
+            Dataset(
+                id=d.id,
+                title=d.title if isinstance(d, DatasetDescription) else d.id,
+                description=d.description if isinstance(d, DatasetDescription) else "",
+            )
+            for d in self.config.datasets
+            if d.visibility != "private"
+        ]
 
     def deadline(self, request: CountRequest) -> Deadline:
         """The tighter of the node's own query timeout and the time the hub waits."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
@@ -12,8 +13,10 @@ from hyperfed.adapters.base import Adapter, AdapterOptions, ExactCount, NativeQu
 from hyperfed.adapters.cache import LookupCache
 from hyperfed.adapters.deadline import Deadline
 from hyperfed.adapters.errors import SourceError
+from hyperfed.adapters.facts import ExactFacts
 from hyperfed.adapters.hql.bindings import Bindings
 from hyperfed.adapters.hql.model import Query
+from hyperfed.adapters.omop.facts import omop_facts
 from hyperfed.adapters.omop.plans import compile_count
 from hyperfed.adapters.omop.schema import CdmSchema, inspect_schema, verify_person_links
 from hyperfed.adapters.omop.vocab import (
@@ -105,6 +108,11 @@ class OmopAdapter(Adapter):
             f"{self.runner.describe()}, OMOP CDM {self.schema.cdm_version}",
             *self.schema.notes,
         ]
+
+    def facts(self, dataset: str, as_of: dt.date, deadline: Deadline | None = None) -> ExactFacts:
+        """The CDM's facts (one database is one dataset: `dataset` is not used); see
+        `hyperfed.adapters.omop.facts`."""
+        return omop_facts(self.runner, self.schema, as_of, deadline)
 
     def close(self) -> None:
         self.runner.close()

@@ -12,6 +12,7 @@ the layout once (`SdtmSchema`) and answers every query on that connection throug
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -21,6 +22,7 @@ from hyperfed.adapters.base import Adapter, AdapterOptions, ExactCount, NativeQu
 from hyperfed.adapters.checks import Report
 from hyperfed.adapters.deadline import Deadline
 from hyperfed.adapters.errors import SourceError
+from hyperfed.adapters.facts import ExactFacts
 from hyperfed.adapters.hql.bindings import Bindings
 from hyperfed.adapters.hql.model import Query
 from hyperfed.adapters.sdtm.bindings import SdtmBinding
@@ -166,6 +168,13 @@ class SdtmAdapter(Adapter):
         lines += [f"{p.severity}: {p.where()}: {p.message}" for p in report.problems]
         lines += list(report.notes)
         return lines
+
+    def facts(self, dataset: str, as_of: dt.date, deadline: Deadline | None = None) -> ExactFacts:
+        """The study's facts (one folder is one dataset: `dataset` is not used); see
+        `hyperfed.adapters.sdtm.facts`."""
+        from hyperfed.adapters.sdtm.facts import sdtm_facts
+
+        return sdtm_facts(self.runner, as_of, deadline)
 
     def close(self) -> None:
         self.study.close()

@@ -31,7 +31,8 @@ _NODE = frozenset({"node"})
 
 HUB_RULES: Rules = {
     # what the hub is, the API documents
-    ("GET", "/"): PUBLIC,
+    ("GET", "/"): PUBLIC,  # the FAIR Data Point root (the catalogue)
+    ("GET", "/api"): PUBLIC,  # the hub's JSON index
     ("GET", "/health"): PUBLIC,
     ("GET", "/schema/query"): PUBLIC,
     ("GET", "/openapi.json"): PUBLIC,
@@ -45,6 +46,19 @@ HUB_RULES: Rules = {
     ("GET", "/ontology"): PUBLIC,
     ("GET", "/ontology/sparql"): PUBLIC,
     ("POST", "/ontology/sparql"): PUBLIC,
+    # the FAIR catalogue: every public document, harvest and SPARQL is anonymous (private
+    # datasets are in none of them); refreshing and the refresh status are for admins
+    ("GET", "/catalog"): PUBLIC,
+    ("GET", "/catalog.{ext}"): PUBLIC,
+    ("GET", "/catalog/{path:path}"): PUBLIC,
+    ("GET", "/catalog/{node}/dataset/{dataset}/datacite"): PUBLIC,
+    ("GET", "/services/{name}"): PUBLIC,
+    ("GET", "/sparql"): PUBLIC,
+    ("POST", "/sparql"): PUBLIC,
+    ("POST", "/catalog/_validate"): _OPERATOR,
+    ("GET", "/catalog/_status"): _ADMIN,
+    ("POST", "/catalog/_refresh"): _ADMIN,
+    ("POST", "/catalog/_refresh/{node}"): _ADMIN,
     # identity (the built-in issuer)
     ("GET", "/.well-known/openid-configuration"): PUBLIC,
     ("GET", "/.well-known/oauth-authorization-server"): PUBLIC,

@@ -1,4 +1,5 @@
-"""What the hub is: its index, health and the query language's JSON Schema."""
+"""What the hub is: its JSON index (`/api`; the root `/` is the catalogue's FAIR Data
+Point), health and the query language's JSON Schema."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ __all__ = ["router"]
 router = APIRouter()
 
 
-@router.get("/")
+@router.get("/api")
 async def index(hub: HubDep) -> dict[str, Any]:
     return {
         "title": hub.settings.title,
@@ -25,6 +26,10 @@ async def index(hub: HubDep) -> dict[str, Any]:
             "nodes": "/nodes",
             "concepts": "/concepts",
             "ontology": "/ontology",
+            "ontology_sparql": "/ontology/sparql",
+            "catalog": "/catalog",
+            "sparql": "/sparql",
+            "fair_data_point": "/",
             "docs": "/docs",
         },
     }

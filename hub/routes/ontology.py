@@ -6,6 +6,7 @@ guard.)"""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -100,10 +101,13 @@ async def _sparql(hub: Hub, text: str | None) -> Response:
     query = text
 
     def evaluate() -> Response:
-        out = hub.ontology.sparql(query)
+        # guarded and bounded: a worker process of the hub's pool, within its limits (a
+        # query past `sparql_timeout` is stopped: SparqlTimeout, 503)
+        out = hub.ontology.sparql(query, limits=hub.sparql_limits, pool=hub.sparql_pool)
         if isinstance(out, str):
             return Response(out, media_type="text/turtle")
         # rendered here, in the worker thread, like the evaluation
         return JSONResponse(out, media_type="application/sparql-results+json")
 
-    return await hub.offload(evaluate, what="SPARQL query")
+    # the pool enforces the timeout; the thread only keeps the event loop free
+    return await asyncio.to_thread(evaluate)

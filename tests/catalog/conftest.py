@@ -1,5 +1,7 @@
-"""Fixtures: the official shapes from ../shared, and a sample catalogue served over real
-HTTP on loopback (its base URL is the server's own, so every IRI dereferences)."""
+"""Fixtures: the official shapes from ../shared, and the sample federation running: real
+node services on loopback and the real hub app, whose catalogue the nodes' publications
+fill through the hub's node client (`tests.catalog.nodes`); its base URL is the hub's own,
+so every IRI dereferences."""
 
 from __future__ import annotations
 
@@ -12,9 +14,10 @@ import pytest
 from fastapi import FastAPI
 
 from hyperfed.catalog import Catalog, CatalogSettings, NodePublication, Refresher, catalog_router
+from tests.catalog.nodes import running_federation
 from tests.catalog.samples import Expected, expected, federation
 from tests.conftest import SHARED_DIR
-from tests.servers import free_port, serve
+from tests.servers import free_port
 
 DCAT_RELEASE = SHARED_DIR / "reference/dcat/SEMICeu-DCAT-AP/releases/3.0.1"
 FDP_SHAPES = (
@@ -79,20 +82,10 @@ def settings_for(port: int, store: Path | None, **extra: Any) -> CatalogSettings
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    """The sample federation, published and served (page size 4)."""
+    """The sample federation: three nodes and the hub, catalogue refreshed (page size 4)."""
     port = free_port()
-    settings = settings_for(port, tmp_path_factory.mktemp("catalog") / "store", page_size=4)
-    catalog = Catalog(settings)
+    folder = tmp_path_factory.mktemp("federation")
+    settings = settings_for(port, folder / "store", page_size=4)
     pubs = {p.node.id: p for p in federation()}
-
-    async def fetch(node: str) -> NodePublication:
-        return pubs[node]
-
-    refresher = Refresher(catalog, fetch, lambda: sorted(pubs))
-    for node, pub in pubs.items():
-        catalog.publish_blocking(node, pub)
-    try:
-        with serve(make_app(catalog, refresher), port) as url:
-            yield Served(url, catalog, pubs, expected(list(pubs.values())), refresher)
-    finally:
-        catalog.close()
+    with running_federation(list(pubs.values()), folder, settings, port) as (url, hub, _):
+        yield Served(url, hub.catalog, pubs, expected(list(pubs.values())), hub.refresher)

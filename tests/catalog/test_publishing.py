@@ -26,6 +26,8 @@ from hyperfed.catalog import (
     ShaclViolations,
     ping_fdp_index,
 )
+from hyperfed.catalog.formats import turtle_body
+from hyperfed.catalog.publish import docs_from_cache
 from tests.catalog.conftest import make_app, settings_for
 from tests.catalog.samples import federation
 from tests.servers import free_port, serve
@@ -385,6 +387,31 @@ def test_restart_without_the_record_index_recomputes_the_same(tmp_path: Path) ->
     try:
         assert {r.iri: r.lines for r in second.records()} == docs
         assert {k: r.lines for k, r in second._nodes["site-b"].private.items()} == private
+    finally:
+        second.close()
+
+
+def test_each_record_s_turtle_is_stored_with_its_graph(tmp_path: Path) -> None:
+    """A restart serves pages as concatenations at once: the Turtle of every record is in
+    the store (with the prefixes it was made with), byte for byte what serialising the
+    record gives; made with other prefixes, it is not used."""
+    settings = settings_for(8999, tmp_path / "store")
+    first = Catalog(settings)
+    pub = site_a()
+    first.publish_blocking("site-a", pub)
+    first.close()
+    del first
+    second = Catalog(settings)
+    try:
+        graph = "urn:hyperfed:catalog:node:site-a"
+        text, index = second.store.text(graph), second.store.index(graph)
+        assert text is not None and index is not None
+        docs = docs_from_cache("site-a", (text, index), None, second._turtle_key)
+        assert docs is not None and len(docs.records) == 5  # cohort-5 is private
+        for record in docs.records.values():
+            assert record.turtle == turtle_body(record.lines, second.prefixes)
+        other = docs_from_cache("site-a", (text, index), None, "other-prefixes")
+        assert other is not None and all(r.turtle is None for r in other.records.values())
     finally:
         second.close()
 

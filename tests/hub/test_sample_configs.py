@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hyperfed.adapters.node.config import load_node_config
+from hyperfed.catalog import DatasetDescription
 from hyperfed.hub.settings import load_settings
 
 CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "config"
@@ -14,7 +15,26 @@ def test_sample_node_config_loads() -> None:
     config = load_node_config(CONFIG / "node.example.toml")
     assert config.node.id == "site-a" and config.node.schema_ == "cdm"
     assert config.policy.threshold == 10 and config.policy.epsilon == 0.5
-    assert config.datasets[0].id == "site-a-omop"
+    dataset = config.datasets[0]
+    assert dataset.id == "site-a-omop" and dataset.visibility == "public"
+    assert isinstance(dataset, DatasetDescription)
+    assert dataset.licence == "CC-BY-4.0" and dataset.doi == "10.5072/site-a-omop"
+    assert dataset.distributions[0].access_url == "https://site-a.example/request"
+    assert config.node.contact is not None
+
+
+def test_a_minimal_dataset_table_stays_valid(tmp_path: Path) -> None:
+    path = tmp_path / "node.toml"
+    path.write_text(
+        '[node]\nid = "x"\nsource = "duckdb:///x.duckdb"\n\n'
+        '[[datasets]]\nid = "x-omop"\ntitle = "X"\n\n'
+        '[[datasets]]\nid = "x-two"\ntitle = "Two"\ndescription = "The second."\n'
+    )
+    datasets = load_node_config(path).datasets
+    assert [(d.id, d.description) for d in datasets] == [  # type: ignore[union-attr]
+        ("x-omop", "X"),
+        ("x-two", "The second."),
+    ]
 
 
 def test_sample_hub_config_loads() -> None:
@@ -22,6 +42,8 @@ def test_sample_hub_config_loads() -> None:
     assert [n.id for n in settings.nodes] == ["site-a", "site-b"]
     assert settings.nodes[1].deadline == 20.0 and settings.floor.threshold == 10
     assert settings.database == f"sqlite:///{CONFIG.resolve() / 'hub.db'}"
+    assert settings.catalog.base_url == "https://hub.example.org"
+    assert settings.catalog.store == CONFIG.resolve() / "catalog"
 
 
 def test_noise_can_be_switched_off_in_toml(tmp_path: Path) -> None:

@@ -8,9 +8,12 @@ declares decide which searches a query uses. Counting runs FHIR searches (`compi
 
 from __future__ import annotations
 
+import datetime as dt
+
 from hyperfed.adapters.base import ExactCount, NativeQuery
 from hyperfed.adapters.deadline import Deadline
 from hyperfed.adapters.errors import SourceError
+from hyperfed.adapters.facts import ExactFacts
 from hyperfed.adapters.fhir.adapter import FhirAdapter, FhirOptions
 from hyperfed.adapters.fhir.rest.client import FhirClient
 from hyperfed.adapters.fhir.rest.compiler import ServerSearch, compile_rest
@@ -92,6 +95,12 @@ class FhirRestAdapter(FhirAdapter):
             "modality and series body site"
         )
         return lines
+
+    def facts(
+        self, dataset: str, as_of: dt.date, deadline: Deadline | None = None
+    ) -> ExactFacts | None:
+        """No facts over REST: they would need a search per code (see fhir.facts)."""
+        return None
 
     def close(self) -> None:
         self.client.close()

@@ -21,6 +21,19 @@ A, R, OP, D, N = "anonymous", "researcher", "operator", "admin", "node"
 EVERYONE = {A, R, OP, D, N}
 EXPECTED: dict[tuple[str, str], set[str]] = {
     ("GET", "/"): EVERYONE,
+    ("GET", "/api"): EVERYONE,
+    ("GET", "/catalog"): EVERYONE,
+    ("GET", "/catalog.{ext}"): EVERYONE,
+    # (the stubs are routed in this order: the catch-all after the specific routes)
+    ("POST", "/catalog/_validate"): {OP, D},
+    ("GET", "/catalog/_status"): {D},
+    ("POST", "/catalog/_refresh"): {D},
+    ("POST", "/catalog/_refresh/{node}"): {D},
+    ("GET", "/catalog/{node}/dataset/{dataset}/datacite"): EVERYONE,
+    ("GET", "/catalog/{path:path}"): EVERYONE,
+    ("GET", "/services/{name}"): EVERYONE,
+    ("GET", "/sparql"): EVERYONE,
+    ("POST", "/sparql"): EVERYONE,
     ("GET", "/health"): EVERYONE,
     ("GET", "/schema/query"): EVERYONE,
     ("GET", "/nodes"): EVERYONE,
