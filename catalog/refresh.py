@@ -56,6 +56,10 @@ async def ping_fdp_index(client: httpx.AsyncClient, index_url: str, client_url: 
     return True
 
 
+RETRY_FIRST = 15.0
+"""seconds before a node whose catalogue could not be fetched is asked again."""
+
+
 class Refresher:
     def __init__(
         self,
@@ -110,27 +114,28 @@ class Refresher:
 
         async def one(node: str) -> tuple[str, dict[str, Any]]:
             async with limit:
-                try:
-                    report = await self.refresh_node(node)
-                except CatalogError as exc:
-                    log.warning("catalogue refresh of %s failed: %s", node, exc)
-                    return node, {"ok": False, "status": exc.status, "detail": str(exc)}
-                except Exception as exc:  # one broken node must not stop the schedule
-                    log.exception("catalogue refresh of %s crashed", node)
-                    return node, {"ok": False, "status": 500, "detail": type(exc).__name__}
-                return node, {"ok": True, **report.as_dict()}
+                return node, await self._refresh_quietly(node)
 
         results = await asyncio.gather(*(one(n) for n in self.node_ids()))
         return dict(results)
 
     async def run(self) -> None:
-        """Refresh on a schedule until cancelled (interval 0: once)."""
+        """Refresh on a schedule until cancelled (interval 0: once). Nodes that could not be
+        fetched (e.g. still loading their data when the hub starts) are tried again sooner:
+        after `RETRY_FIRST` seconds, doubling up to the interval."""
         interval = self.catalog.settings.refresh_interval
         index = self.catalog.settings.fdp_index_url
         last_ping = float("-inf")
         loop = asyncio.get_running_loop()
         while True:
-            await self.refresh_all()
+            results = await self.refresh_all()
+            retry = RETRY_FIRST
+            failed = [n for n, r in results.items() if r.get("status") == 503]
+            while failed and interval > 0 and retry < interval:
+                await asyncio.sleep(retry)
+                results = {n: await self._refresh_quietly(n) for n in failed}
+                failed = [n for n, r in results.items() if r.get("status") == 503]
+                retry *= 2
             due = loop.time() - last_ping >= self.catalog.settings.fdp_ping_interval
             if (
                 index
@@ -142,6 +147,18 @@ class Refresher:
             if interval <= 0:
                 return
             await asyncio.sleep(interval)
+
+    async def _refresh_quietly(self, node: str) -> dict[str, Any]:
+        """One node's refresh as a result entry; its failure never stops the others."""
+        try:
+            report = await self.refresh_node(node)
+        except CatalogError as exc:
+            log.warning("catalogue refresh of %s failed: %s", node, exc)
+            return {"ok": False, "status": exc.status, "detail": str(exc)}
+        except Exception as exc:  # one broken node must not stop the schedule
+            log.exception("catalogue refresh of %s crashed", node)
+            return {"ok": False, "status": 500, "detail": type(exc).__name__}
+        return {"ok": True, **report.as_dict()}
 
     def start(self) -> asyncio.Task[None]:
         """Start `run` in the background (call from the app's lifespan)."""

@@ -27,7 +27,7 @@ Read from a TOML file (`hyperfed hub serve --config hub.toml`) and the environme
     sparql_max_results = 10000
     fdp_index_url = "https://index.fairdatapoint.org"   # FDP index ping; off when absent
 
-Every catalogue setting is in docs/catalog.md (configuration reference).
+Every catalogue setting is in the README ("Hub configuration reference").
 """
 
 from __future__ import annotations

@@ -181,13 +181,16 @@ def generate_dicom(
     identifying: Annotated[
         bool, typer.Option(help="put PatientName and PatientBirthDate into the files")
     ] = False,
+    replace: Annotated[bool, typer.Option(help="overwrite an existing index")] = False,
 ) -> None:
     """Write the population's imaging as a DICOM series index (Parquet), and DICOM files."""
     from hyperfed.synth.dicom import write_dicom
 
     if files < 0 or instances < 1:
         _usage("--files must be >= 0 and --instances >= 1")
-    summary = write_dicom(spec, out_dir, files=files, instances=instances, identifying=identifying)
+    summary = write_dicom(
+        spec, out_dir, files=files, instances=instances, identifying=identifying, replace=replace
+    )
     _out.print(summary.format())
 
 

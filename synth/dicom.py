@@ -240,14 +240,22 @@ def write_dicom(
     instances: int = 3,
     identifying: bool = False,
     threads: int | None = None,
+    replace: bool = False,
 ) -> Summary:
     """Write `out_dir/dicom_series.parquet` (the series index of `spec`'s imaging) and, with
-    `files` > 0, real DICOM files of the first `files` series under `out_dir/files/`."""
+    `files` > 0, real DICOM files of the first `files` series under `out_dir/files/`. An
+    existing index (or files folder) makes it fail unless `replace=True`."""
     from hyperfed.synth.writers import generate_population
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     target = out / "dicom_series.parquet"
+    existing = [p.name for p in (target, out / "files") if p.exists()]
+    if existing and not replace:
+        raise SynthWriteError(
+            f"{out} already holds {', '.join(existing)}; pass replace=True (--replace) "
+            "to overwrite"
+        )
     started = time.perf_counter()
     con = duckdb.connect()
     try:

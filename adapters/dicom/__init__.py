@@ -1,6 +1,6 @@
 """DICOM tag-index adapter: the federation's queries answered from DICOM data — a folder of
 files, an existing Parquet index (NCI IDC's), or a PACS over DICOMweb (QIDO-RS) — with
-same-series qualifiers, privacy by design and imaging data checks (docs/dicom.md).
+same-series qualifiers, privacy by design and imaging data checks (README: "DICOM (model `dicom`)").
 
 Importing this package is cheap: pydicom, DuckDB and httpx are imported by the functions that
 need them. Modules:

@@ -1,5 +1,5 @@
 """The DICOM adapter: one model, three sources (a folder of files, a Parquet index, a PACS
-over DICOMweb), the same meaning on each (docs/dicom.md)."""
+over DICOMweb), the same meaning on each (README: "DICOM (model `dicom`)")."""
 
 from __future__ import annotations
 

@@ -28,7 +28,7 @@ it is defaulted.
 
 Types are strict where JSON would be read loosely: booleans only as `true`/`false` (never
 "yes" or 0), integers never as strings or booleans, numbers finite and within
-`hyperfed.adapters.limits.MAX_VALUE`, strings bounded (see docs/hardening.md).
+`hyperfed.adapters.limits.MAX_VALUE`, strings bounded (see the README ("Input limits")).
 """
 
 from __future__ import annotations

@@ -143,3 +143,12 @@ def test_index_dicom_needs_a_secret_unless_ids_are_pseudonymous(tmp_path: Path) 
          "--secret-file", str(secret), "--retain", "StudyDat"],
     )  # fmt: skip
     assert bad.exit_code == 2 and "StudyDate" in bad.output
+
+
+def test_an_existing_index_is_not_overwritten_silently(tmp_path: Path) -> None:
+    from hyperfed.synth.errors import SynthWriteError
+
+    write_dicom(SynthSpec(persons=50, seed=3), tmp_path)
+    with pytest.raises(SynthWriteError, match=r"dicom_series\.parquet.*--replace"):
+        write_dicom(SynthSpec(persons=60, seed=3), tmp_path)
+    write_dicom(SynthSpec(persons=60, seed=3), tmp_path, replace=True)

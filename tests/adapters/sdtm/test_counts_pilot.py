@@ -1,6 +1,6 @@
 """Counts on the real CDISC pilot study (CDISCPILOT01, XPT + define.xml and CSV) against
 expected values computed here with pandas and plain Python over the CSV files — the rules of
-docs/sdtm.md written out again independently (partial dates as intervals, the event start
+the README's SDTM rules written out again independently (partial dates as intervals, the event start
 --STDTC else --DTC, the birth interval from AGE at RFSTDTC, tests not done)."""
 
 from __future__ import annotations
