@@ -3,8 +3,8 @@
 The hub and the node refuse anything beyond these with a 4xx problem+json that names the
 JSON path or the header (never a 500): `hyperfed.adapters.problems` parses JSON strictly
 against them, `hyperfed.adapters.guard` bounds bodies and headers before a route runs, and
-the HQL model (`hyperfed.adapters.hql.model`) bounds what a query may say. the README ("Input limits")
-has the same table for operators.
+the HQL model (`hyperfed.adapters.hql.model`) bounds what a query may say. The README
+("Input limits") has the same table for operators.
 """
 
 from __future__ import annotations

@@ -253,8 +253,7 @@ def write_dicom(
     existing = [p.name for p in (target, out / "files") if p.exists()]
     if existing and not replace:
         raise SynthWriteError(
-            f"{out} already holds {', '.join(existing)}; pass replace=True (--replace) "
-            "to overwrite"
+            f"{out} already holds {', '.join(existing)}; pass replace=True (--replace) to overwrite"
         )
     started = time.perf_counter()
     con = duckdb.connect()

@@ -308,7 +308,8 @@ def write_sdtm(
     existing = [p.name for d in DOMAINS for p in _stale(folder, d, fmt)] if folder.is_dir() else []
     if existing and not replace:
         raise SynthWriteError(
-            f"{folder} already holds {', '.join(existing)}; pass replace=True (--replace) to overwrite"
+            f"{folder} already holds {', '.join(existing)}; "
+            "pass replace=True (--replace) to overwrite"
         )
     try:
         folder.mkdir(parents=True, exist_ok=True)

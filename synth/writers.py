@@ -233,7 +233,8 @@ def _pg_create(
         cur.execute(create_table_sql(table, spec.cdm_version, schema, spec.upper_case_names))
     except psycopg.errors.DuplicateTable as exc:
         raise SynthWriteError(
-            f"table {table!r} already exists in {target}; pass replace=True (--replace) to overwrite it"
+            f"table {table!r} already exists in {target}; "
+            "pass replace=True (--replace) to overwrite it"
         ) from exc
 
 
