@@ -21,7 +21,7 @@
     title = "Site A oncology cohort (OMOP CDM 5.4)"
     description = "..."                # the title when left out
     licence = "CC-BY-4.0"              # ... every field of hyperfed.catalog.DatasetDescription,
-                                       # or rdf_file = "own-dcat-ap.ttl" (README, "Describing datasets")
+                                       # or rdf_file = "own-dcat-ap.ttl" (see the README)
 
 `[node]` may also say what the node's sub-catalogue says about it: `description`,
 `publisher = {name, url}`, `contact = {name, email}`, `homepage`. Private datasets never
