@@ -56,8 +56,9 @@ MAX_CODE_SET = 10_000
 """codes one query names, its own and its concepts' bindings together (a larger set is a
 422 naming the path of the criterion that passes the limit)."""
 
-MAX_HEADER_CHARS: dict[str, int] = {"x-researcher": 256, "prefer": 256}
-"""headers with a limit of their own (the store's researcher column is 256 characters)."""
+MAX_HEADER_CHARS: dict[str, int] = {"prefer": 256, "authorization": 4096}
+"""headers with a limit of their own (a bearer token of the hub's issuer is well under
+1,000 characters; external providers' tokens under 4,096)."""
 
 MAX_HEADER_BYTES = 8 * 1024
 """any one request header value (431 beyond)."""

@@ -1,9 +1,12 @@
 """The hub's HTTP API (FastAPI). `create_app(settings)` only assembles: the hub's state
-(`hyperfed.hub.state.Hub`, injected into the routes), the problem+json handlers, the
-request guard (bodies and headers bounded before a route reads them), one router per area
-(`hyperfed.hub.routes`), the FAIR catalogue (`hyperfed.catalog.catalog_router`: the FAIR
-Data Point root at `/`, `/catalog...`, `/services/...`, `/sparql`) and the completed
-OpenAPI document (`hyperfed.hub.openapi`). The hub's JSON index is at `/api`. There are no
+(`hyperfed.hub.state.Hub`, injected into the routes), the access guard (every route
+checked against the rule table `hyperfed.hub.auth.rules.HUB_RULES`: a route without a
+rule is refused), the problem+json handlers (401/403/429 with their headers), the request
+guard (bodies and headers bounded before a route reads them), one router per area
+(`hyperfed.hub.routes`), the built-in OAuth2/OIDC issuer, the pull endpoints for nodes
+behind firewalls, the FAIR catalogue (`hyperfed.catalog.catalog_router`: the FAIR Data
+Point root at `/`, `/catalog...`, `/services/...`, `/sparql`) and the completed OpenAPI
+document (`hyperfed.hub.openapi`). The hub's JSON index is at `/api`. There are no
 import-time singletons."""
 
 from __future__ import annotations
@@ -12,13 +15,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from hyperfed.adapters.guard import RequestGuard
 from hyperfed.adapters.limits import MAX_BODY_BYTES, MAX_SPARQL_BODY_BYTES
 from hyperfed.catalog import catalog_router
+from hyperfed.hub.auth import install_auth_problems
 from hyperfed.hub.openapi import hub_openapi
 from hyperfed.hub.problems import install_hub_problems
+from hyperfed.hub.pull import pull_router
 from hyperfed.hub.routes import ROUTERS
 from hyperfed.hub.settings import HubSettings
 from hyperfed.hub.state import Hub
@@ -46,9 +51,11 @@ def create_app(
         version="0.1.0",
         lifespan=lifespan,
         description="Hyperfed hub: federated feasibility queries with protected counts.",
+        dependencies=[Depends(hub.identity.auth.guard)],
     )
     app.state.hub = hub
     install_hub_problems(app)
+    install_auth_problems(app)
     app.add_middleware(
         RequestGuard,
         max_body=MAX_BODY_BYTES,
@@ -56,6 +63,10 @@ def create_app(
     )
     for router in ROUTERS:
         app.include_router(router)
+    app.include_router(hub.identity.router(settings.title))
+    app.include_router(
+        pull_router(hub.pull, hub.identity.auth, hub.registry.public_key, audit=hub.store.append)
+    )
     app.include_router(catalog_router(hub.catalog, refresher=hub.refresher))
 
     def openapi() -> dict[str, Any]:

@@ -206,13 +206,18 @@ class Budgets:
         self.store = store
         self.policy = policy
 
+    @property
+    def limited(self) -> bool:
+        """Whether any quota or repeat limit is set (no budget: nothing to count)."""
+        return bool(self.policy.quotas) or self.policy.repeat_limit is not None
+
     def charge(
         self, principal: str, query: Query, key: str, now: dt.datetime | None = None
     ) -> Decision:
         """Count the query if the budget allows it (atomically); the decision either way."""
         now = now or dt.datetime.now(dt.UTC)
         near = near_key(query)
-        if not self.policy.quotas and self.policy.repeat_limit is None:
+        if not self.limited:
             return Decision(True, 0, None, "", (), 0)
         since = now - dt.timedelta(seconds=self.policy.horizon)
         return self.store.charge(

@@ -2,10 +2,15 @@
 
 hyperfed demo --port N
 hyperfed hub serve --config hub.toml
+hyperfed hub migrate --config hub.toml | user NAME --role R | client NAME --role R | key
+                                                               (hyperfed.hub.cli_identity)
+hyperfed login --hub URL [--username U]    hyperfed token --hub URL   (hyperfed.hub.auth.cli)
+hyperfed audit verify | export | check-export FILE              (hyperfed.hub.cli_audit)
 hyperfed node serve --config node.toml                       (hyperfed.hub.cli_node)
 hyperfed node count --exact --model omop --source duckdb:///path.duckdb QUERY.json --json
 hyperfed node explain --model omop --source postgresql://... QUERY.json
-hyperfed query --hub URL QUERY.json [--json]
+hyperfed query --hub URL QUERY.json [--json]   (HYPERFED_TOKEN, the stored login, or
+                                                HYPERFED_CLIENT_ID + _SECRET)
 hyperfed generate omop --persons N --out file.duckdb          (hyperfed.synth.cli)
 hyperfed ontology search TEXT | hyperfed ontology import-eucaim CSV --out FILE.ttl
 hyperfed catalog validate node.toml | refresh [NODE] --hub URL | datacite NODE DATASET --hub URL
@@ -22,8 +27,12 @@ from typing import Annotated
 
 import typer
 
+from hyperfed.hub.auth.cli import login_command, token_command
+from hyperfed.hub.cli_audit import app as audit_app
+from hyperfed.hub.cli_audit import migrate_command
 from hyperfed.hub.cli_catalog import app as catalog_app
 from hyperfed.hub.cli_common import err, fail, out, read_json
+from hyperfed.hub.cli_identity import client_command, key_command, user_command
 from hyperfed.hub.cli_node import app as node_app
 from hyperfed.hub.render import render_result
 from hyperfed.synth.cli import app as synth_app
@@ -40,6 +49,13 @@ app.add_typer(hub_app, name="hub")
 app.add_typer(synth_app, name="generate")
 app.add_typer(onto_app, name="ontology")
 app.add_typer(catalog_app, name="catalog")
+app.add_typer(audit_app, name="audit")
+app.command("login")(login_command)
+app.command("token")(token_command)
+hub_app.command("migrate")(migrate_command)
+hub_app.command("user")(user_command)
+hub_app.command("client")(client_command)
+hub_app.command("key")(key_command)
 
 
 def _mount_models() -> None:
@@ -104,12 +120,23 @@ def query(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
     timeout: Annotated[float, typer.Option(help="seconds to wait for the hub")] = 120.0,
 ) -> None:
-    """Send a feasibility query to a hub and print protected counts per node and in total."""
+    """Send a feasibility query to a hub and print protected counts per node and in total.
+    Signs in with HYPERFED_TOKEN, the stored `hyperfed login` for that hub, or client
+    credentials (HYPERFED_CLIENT_ID and HYPERFED_CLIENT_SECRET), in that order."""
     import httpx
+
+    from hyperfed.hub.auth.cli import LoginError, bearer_for
 
     document = read_json(query_file)
     try:
-        r = httpx.post(hub.rstrip("/") + "/queries", json=document, timeout=timeout)
+        token = bearer_for(hub)
+    except LoginError as exc:
+        fail(str(exc), 1)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        r = httpx.post(
+            hub.rstrip("/") + "/queries", json=document, headers=headers, timeout=timeout
+        )
     except httpx.HTTPError as exc:
         fail(f"cannot reach the hub at {hub}: {type(exc).__name__}")
     body = r.json() if r.headers.get("content-type", "").endswith("json") else {}
@@ -118,6 +145,10 @@ def query(
             print(json.dumps(body, indent=2))
         else:
             err.print(f"[bold red]{body.get('title', r.status_code)}[/]: {body.get('detail', '')}")
+            if r.status_code == 401 and not token:
+                err.print(f"sign in first: hyperfed login --hub {hub}")
+            if r.status_code == 429 and r.headers.get("retry-after"):
+                err.print(f"try again in {r.headers['retry-after']} s")
             for e in body.get("errors", []):
                 err.print(
                     f"  {e.get('path')}: {e.get('message')}"

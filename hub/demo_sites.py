@@ -10,7 +10,7 @@ it (source, `[adapter]` options). Adding a site — or a model — is one entry 
 - `fhir-clinic`: a synthetic site exporting FHIR R4 Bulk NDJSON, with the synthetic
   vocabulary as an Athena export for descendants;
 - `trial-sdtm`: a synthetic clinical trial as CDISC SDTM CSV files
-  (`hyperfed.synth.DEMO_SDTM_SITES`);
+  (`hyperfed.synth.DEMO_SDTM_SITES`), behind its sponsor's firewall: it pulls its tasks;
 - `uni-hospital-imaging`: the university hospital's imaging as a DICOM series index (the
   same persons and imaging procedures).
 """
@@ -38,6 +38,9 @@ class DemoSite:
     model: str
     write: Callable[[DemoSite, Path], Written]
     """writes the site's data into the demo folder (once) and says how to open it."""
+    pull: bool = False
+    """behind a firewall: the node connects outward only and fetches its tasks (pull
+    mode); the others are called by the hub (push)."""
 
 
 def _atomic(target: Path, make: Callable[[Path], object]) -> None:
@@ -142,6 +145,7 @@ SITES: tuple[DemoSite, ...] = (
         "Synthetic clinical trial, CDISC SDTM (3,000 subjects)",
         "sdtm",
         _sdtm("trial"),
+        pull=True,
     ),
     DemoSite(
         "uni-hospital-imaging",

@@ -70,13 +70,6 @@ def hub_openapi(app: FastAPI) -> dict[str, Any]:
             "description": "respond-async: answer 202 at once and run the query as a job",
             "schema": {"type": "string", "maxLength": 256},
         },
-        {
-            "name": "X-Researcher",
-            "in": "header",
-            "required": False,
-            "description": "who asks (recorded in the audit log)",
-            "schema": {"type": "string", "maxLength": 256},
-        },
     ]
     ok = post["responses"]["200"]
     location = {"Location": {"description": "the job", "schema": {"type": "string"}}}
@@ -86,6 +79,7 @@ def hub_openapi(app: FastAPI) -> dict[str, Any]:
         "headers": location,
         "content": ok["content"],
     }
+    _security(doc)
     sparql = doc["paths"]["/ontology/sparql"]["post"]
     sparql["requestBody"] = {
         "required": False,
@@ -98,3 +92,26 @@ def hub_openapi(app: FastAPI) -> dict[str, Any]:
     }
     sparql["responses"].setdefault("415", sparql["responses"]["413"] | {})
     return doc
+
+
+def _security(doc: dict[str, Any]) -> None:
+    """Bearer tokens of the hub's issuer (or a trusted external provider) on every route
+    that needs a role, by the rule table; public routes have none."""
+    from hyperfed.hub.auth.rules import HUB_RULES
+
+    schemes = doc.setdefault("components", {}).setdefault("securitySchemes", {})
+    schemes["bearer"] = {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "an access token: `hyperfed token --hub URL`, or POST /oauth/token",
+    }
+    for path, operations in doc.get("paths", {}).items():
+        for method, operation in operations.items():
+            roles = HUB_RULES.get((method.upper(), path))
+            if roles is not None and "anonymous" not in roles:
+                operation["security"] = [{"bearer": []}]
+                operation.setdefault("description", "")
+                operation["description"] = (
+                    f"{operation['description']}\n\nRoles: {', '.join(sorted(roles))}."
+                ).strip()

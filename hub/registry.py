@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal
 
 from joserfc import jwt
 from joserfc.errors import JoseError
+from joserfc.jwk import OKPKey
 from joserfc.jwt import JWTClaimsRegistry
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -42,6 +43,7 @@ __all__ = [
 ]
 
 Status = Literal["pending", "approved", "suspended"]
+ENTRIES_TTL = 5.0
 Handshake = Callable[[NodeEntry], Awaitable[Capabilities]]
 
 
@@ -109,13 +111,17 @@ class NodeRegistry:
         audience: str,
         handshake: Handshake | None = None,
         now: Callable[[], float] = time.time,
+        static_keys: dict[str, OKPKey] | None = None,
     ) -> None:
+        """`static_keys`: public keys of the config file's pull nodes (always approved)."""
+        self.static_keys = dict(static_keys or {})
         self.store = store
         self.audience = audience
         self.handshake_call = handshake
         self.now = now
         self._jti: dict[str, float] = {}
         self._lock = threading.Lock()
+        self._entries: tuple[float, list[NodeEntry]] | None = None
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -139,13 +145,19 @@ class NodeRegistry:
         return [public_view(r) for r in self.store.nodes.list(owner=owner)]
 
     def entries(self) -> list[NodeEntry]:
-        """The approved nodes, as the node client takes them."""
-        return [
+        """The approved nodes, as the node client takes them (read again after every change
+        through this registry, and at least every `ENTRIES_TTL` seconds)."""
+        cached = self._entries
+        if cached is not None and self.now() - cached[0] < ENTRIES_TTL:
+            return cached[1]
+        entries = [
             NodeEntry(
                 id=r["id"], url=r["url"] or "", model=r["model"], title=r["title"], mode=r["mode"]
             )
             for r in self.store.nodes.list(status="approved")
         ]
+        self._entries = (self.now(), entries)
+        return entries
 
     # -- changes ---------------------------------------------------------------------------
 
@@ -180,6 +192,7 @@ class NodeRegistry:
         )
         if not self.store.nodes.insert(row, audit):
             raise NodeConflict(f"node id {reg.id!r} is taken")
+        self._entries = None
         return public_view(row)
 
     def _change(
@@ -194,6 +207,7 @@ class NodeRegistry:
         audit = (kind, principal.id, {"node": node_id, **(data or {})})
         if not self.store.nodes.update(node_id, values, audit):
             raise NodeNotFound(f"no node {node_id!r}")
+        self._entries = None
         return public_view(self._row(node_id))
 
     async def handshake(self, principal: Principal, node_id: str) -> dict[str, Any]:
@@ -264,6 +278,7 @@ class NodeRegistry:
     def remove(self, principal: Principal, node_id: str) -> None:
         self._owned(principal, node_id)
         self.store.nodes.delete(node_id, ("node.remove", principal.id, {"node": node_id}))
+        self._entries = None
 
     def record_call(self, node_id: str, elapsed_ms: float | None, error: str | None) -> None:
         self.store.nodes.record_call(node_id, _now(), elapsed_ms, error)
@@ -271,6 +286,8 @@ class NodeRegistry:
     # -- nodes authenticating with their own key --------------------------------------------
 
     def public_key(self, node_id: str) -> Any:
+        if node_id in self.static_keys:
+            return self.static_keys[node_id]
         row = self.store.nodes.get(node_id)
         if row is None or row["status"] == "suspended":
             return None
@@ -283,12 +300,14 @@ class NodeRegistry:
     async def verify_assertion(self, token: str) -> Principal:
         iss = str(unverified_claims(token).get("iss", ""))
         node_id = iss.removeprefix("node:")
-        row = self.store.nodes.get(node_id)
-        if row is None:
-            raise self._refuse(node_id[:64], f"no registered node {node_id!r}")
-        if row["status"] == "suspended":
-            raise self._refuse(node_id, f"node {node_id!r} is suspended")
-        key = read_public_key(row["public_key"])
+        key = self.static_keys.get(node_id)
+        if key is None:
+            row = self.store.nodes.get(node_id)
+            if row is None:
+                raise self._refuse(node_id[:64], f"no registered node {node_id!r}")
+            if row["status"] == "suspended":
+                raise self._refuse(node_id, f"node {node_id!r} is suspended")
+            key = read_public_key(row["public_key"])
         try:
             claims = jwt.decode(token, key, algorithms=[ALG]).claims
             JWTClaimsRegistry(

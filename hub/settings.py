@@ -18,6 +18,13 @@ Read from a TOML file (`hyperfed hub serve --config hub.toml`) and the environme
     model = "omop"
     title = "Site A"
 
+    [identity]                         # sign-in (hyperfed.hub.auth.IdentitySettings)
+    issuer = "https://hub.example.eu"  # the hub's public base URL
+    [budgets]                          # per-researcher quotas (hyperfed.hub.budgets)
+    quotas = [{ limit = 3, window = "1m" }, { limit = 50, window = "1w" }]
+    [signing]
+    key_file = "hub.key"               # the hub's Ed25519 task key (made when absent)
+
     [catalog]                          # the FAIR catalogue (hyperfed.catalog.CatalogSettings)
     base_url = "https://hub.example.eu"   # public base of every IRI: set it to the hub's URL
     store = "catalog"                  # Oxigraph folder (relative to this file); none: memory
@@ -42,9 +49,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hyperfed.adapters.disclosure import Policy
 from hyperfed.catalog.settings import CatalogSettings
+from hyperfed.hub.auth.setup import IdentitySettings
+from hyperfed.hub.budgets import BudgetPolicy
 from hyperfed.hub.errors import HubError
 
-__all__ = ["HubSettings", "NodeEntry", "SettingsError", "load_settings"]
+__all__ = ["HubSettings", "NodeEntry", "SettingsError", "SigningSettings", "load_settings"]
 
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8100"
@@ -67,12 +76,25 @@ class NodeEntry(BaseModel):
     title: str = ""
     deadline: Annotated[float | None, Field(gt=0, le=600)] = None
     mode: Literal["push", "pull"] = "push"
+    public_key_file: Path | None = None
+    """a pull node's public key (the JWK `hyperfed node key` prints), relative to the
+    hub's config file: it signs the node's requests for tasks and its answers."""
 
     @model_validator(mode="after")
     def _url_for_push(self) -> NodeEntry:
         if self.mode == "push" and not re.match(r"^https?://", self.url):
             raise ValueError("url: a push node needs an http:// or https:// URL")
         return self
+
+
+class SigningSettings(BaseModel):
+    """`[signing]`: the hub's Ed25519 key that signs every task it sends to a node (nodes
+    hold its public half: `hyperfed hub key`). None: a key for this process only (tests);
+    a hub read from a file defaults to `hub.key` beside it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    key_file: Path | None = None
 
 
 class HubSettings(BaseSettings):
@@ -84,9 +106,27 @@ class HubSettings(BaseSettings):
     floor: Policy = Policy()  # threshold 10, rounding 10, noise required
     nodes: list[NodeEntry] = []
     title: str = "Hyperfed hub"
+    identity: IdentitySettings = IdentitySettings()
+    """sign-in: the built-in issuer, external OIDC providers; `enabled = false` lets
+    everyone do everything (closed test setups only)."""
+    budgets: BudgetPolicy = BudgetPolicy()
+    signing: SigningSettings = SigningSettings()
     catalog: CatalogSettings = CatalogSettings(base_url=DEFAULT_BASE_URL)
     """The FAIR catalogue; set `catalog.base_url` to the hub's public URL (every IRI of
     the catalogue is under it and must dereference)."""
+
+    @model_validator(mode="after")
+    def _issuer_is_the_hub(self) -> HubSettings:
+        """The built-in issuer's URL is the hub's public URL: `catalog.base_url` when
+        `identity.issuer` is not set."""
+        if "issuer" not in self.identity.model_fields_set and (
+            self.catalog.base_url.rstrip("/") != self.identity.issuer.rstrip("/")
+        ):
+            identity = self.identity.model_copy(
+                update={"issuer": self.catalog.base_url.rstrip("/")}
+            )
+            object.__setattr__(self, "identity", identity)
+        return self
 
     @model_validator(mode="after")
     def _unique_nodes(self) -> HubSettings:
@@ -114,6 +154,12 @@ def load_settings(path: Path | None = None, **overrides: Any) -> HubSettings:
         base = path.parent.resolve()
         if "ontology_files" in data:
             data["ontology_files"] = [base / p for p in data["ontology_files"]]
+        signing = data.setdefault("signing", {})
+        if isinstance(signing, dict):
+            signing["key_file"] = base / signing.get("key_file", "hub.key")
+        for node in data.get("nodes", []):
+            if isinstance(node, dict) and isinstance(node.get("public_key_file"), str):
+                node["public_key_file"] = base / node["public_key_file"]
         catalog = data.get("catalog")
         if isinstance(catalog, dict):
             for key in ("store", "dcat_ap_shapes"):

@@ -1,6 +1,14 @@
-"""The hub's state for one app — settings, ontology, job store, node client, the FAIR
-catalogue and its refresher, the SPARQL worker pool — and the FastAPI dependency that
-hands it to the routes (`HubDep`). Built by `create_app`; no import-time singletons.
+"""The hub's state for one app — settings, ontology, the durable store (jobs, audit
+trail, registry, identity, budgets), identity and access, the task signer, the node
+client over push and pull transports, the node registry and health, the FAIR catalogue
+and its refresher, the SPARQL worker pool — and the FastAPI dependencies that hand the
+hub and the caller to the routes (`HubDep`, `WhoDep`). Built by `create_app`; no
+import-time singletons.
+
+The federation's nodes are the config file's `[[nodes]]` and the registry's approved
+nodes (`Hub.nodes()`); the fan-out, `/nodes`, the catalogue and the pull endpoints all
+use that one list. Health (last seen, latency, errors) is kept for every node
+(`hyperfed.hub.health`) and written to the registry's rows every few seconds.
 
 The catalogue (`hyperfed.catalog.Catalog`) fetches each node's publication through the
 node client (`NodeClient.catalogue`, the same transport as queries), re-protects its
@@ -18,31 +26,42 @@ import asyncio
 import datetime as dt
 import functools
 import json
+import logging
 import uuid
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 import httpx
 from fastapi import Depends, Request
+from joserfc.jwk import OKPKey
 from pydantic import ValidationError
 
 from hyperfed.adapters.hql.errors import size_problems, validation_problems
 from hyperfed.adapters.hql.model import Query
+from hyperfed.adapters.node.trust import load_or_create_key, read_public_key
 from hyperfed.adapters.problems import Unavailable, parse_json
 from hyperfed.catalog import Catalog, Refresher
+from hyperfed.hub.auth import Principal, build_identity
+from hyperfed.hub.auth.setup import ensure_cli_client
+from hyperfed.hub.budgets import Budgets
 from hyperfed.hub.client import MAX_RESPONSE_BYTES, NodeClient
+from hyperfed.hub.db import HubStore
+from hyperfed.hub.health import Health
 from hyperfed.hub.prepare import Prepared, QueryRejected, prepare
+from hyperfed.hub.pull import ModeTransport, PullTransport
+from hyperfed.hub.registry import NodeRegistry
 from hyperfed.hub.results import FederatedResult
-from hyperfed.hub.settings import HubSettings, SettingsError
-from hyperfed.hub.store import JobStore
+from hyperfed.hub.settings import HubSettings, NodeEntry, SettingsError
+from hyperfed.hub.signing import TaskSigner
 from hyperfed.hub.totals import federated_strata, federated_total
 from hyperfed.hub.transport import HttpTransport, Transport
 from hyperfed.ontology import Ontology
 from hyperfed.ontology.sparql import SparqlLimits, SparqlPool
 
-__all__ = ["Hub", "HubDep", "get_hub"]
+__all__ = ["Hub", "HubDep", "WhoDep", "get_hub"]
 
 T = TypeVar("T")
+log = logging.getLogger("hyperfed.hub")
 
 
 class Hub:
@@ -54,16 +73,33 @@ class Hub:
     ) -> None:
         self.settings = settings
         self.ontology = ontology or Ontology.load(settings.ontology_files)
-        self.store = JobStore(settings.database)
-        self.models = {n.model for n in settings.nodes}
-        unknown = sorted(self.models - set(self.ontology.models))
+        unknown = sorted({n.model for n in settings.nodes} - set(self.ontology.models))
         if unknown:
             raise SettingsError(
                 f"nodes: unknown data model(s) {', '.join(map(repr, unknown))}; "
                 f"known models: {', '.join(self.ontology.models)}"
             )
-        self.transport: Transport = transport or HttpTransport(MAX_RESPONSE_BYTES)
+        self.store = HubStore(settings.database)
+        ensure_cli_client(self.store)
+        key_file = settings.signing.key_file
+        key = load_or_create_key(key_file) if key_file else OKPKey.generate_key("Ed25519")
+        self.signer = TaskSigner(key, settings.identity.issuer)
+        self.pull = PullTransport(self.signer, settings.deadline, on_late=self._late)
+        self.transport: Transport = transport or ModeTransport(
+            HttpTransport(MAX_RESPONSE_BYTES, sign=self.signer.headers), self.pull
+        )
         self.client = NodeClient(self.transport, settings.floor, settings.deadline)
+        self.registry = NodeRegistry(
+            self.store,
+            settings.identity.audience,
+            handshake=lambda entry: self.client.capabilities(entry, 10.0),
+            static_keys=pull_keys(settings),
+        )
+        self.identity = build_identity(
+            self.store, settings.identity, nodes=self.registry.verify_assertion
+        )
+        self.budgets = Budgets(self.store.budgets, settings.budgets)
+        self.health = Health(self.store.nodes.record_calls)
         self.tasks: set[asyncio.Task[None]] = set()
         cat = settings.catalog
         self.sparql_pool = SparqlPool(cat.sparql_workers)
@@ -78,7 +114,20 @@ class Hub:
         )
         self._http: httpx.AsyncClient | None = None
         self.refresher = Refresher(
-            self.catalog, self.fetch_catalogue, lambda: [n.id for n in self.settings.nodes]
+            self.catalog, self.fetch_catalogue, lambda: [n.id for n in self.nodes()]
+        )
+
+    def nodes(self) -> list[NodeEntry]:
+        """The federation's nodes: the config file's, then the registry's approved ones."""
+        return [*self.settings.nodes, *self.registry.entries()]
+
+    def node(self, node_id: str) -> NodeEntry | None:
+        return next((n for n in self.nodes() if n.id == node_id), None)
+
+    def _late(self, node_id: str, task_id: str, late: float) -> None:
+        """A pulled task answered after its TTL (discarded): reported in the audit."""
+        self.store.append(
+            "task.late", f"node:{node_id}", {"task": task_id, "late_ms": round(late * 1000, 1)}
         )
 
     async def fetch_catalogue(self, node_id: str) -> dict[str, Any]:
@@ -86,7 +135,7 @@ class Hub:
         the JSON is parsed in a worker thread (descriptions and RDF texts are longer than
         query strings may be: the refresher's model bounds them) and validated by the
         refresher."""
-        node = self.settings.node(node_id)
+        node = self.node(node_id)
         if node is None:
             raise LookupError(f"{node_id!r} is not a node of this hub")
         content = await self.client.catalogue(node, self.settings.catalog.fetch_timeout)
@@ -96,7 +145,7 @@ class Hub:
         return document
 
     async def start(self) -> None:
-        await self.transport.open(self.settings.nodes)
+        await self.transport.open(self.nodes())
         if self.settings.catalog.fdp_index_url:
             self._http = httpx.AsyncClient()
             self.refresher.client = self._http
@@ -107,12 +156,15 @@ class Hub:
         for task in list(self.tasks):
             task.cancel()
         await self.transport.close()
+        await self.identity.aclose()
         if self._http is not None:
             await self._http.aclose()
         await asyncio.to_thread(self.close)
 
     def close(self) -> None:
-        """Release the catalogue, the SPARQL workers and the job store (blocking)."""
+        """Release the catalogue, the SPARQL workers and the store (blocking); the nodes'
+        health is written first."""
+        self.health.flush()
         self.catalog.close()
         self.sparql_pool.close()
         self.store.close()
@@ -128,7 +180,8 @@ class Hub:
         problems = size_problems(query)
         if problems:
             raise QueryRejected(problems)
-        prepared = prepare(query, self.ontology, self.models, dt.date.today())
+        models = {n.model for n in self.nodes()}
+        prepared = prepare(query, self.ontology, models, dt.date.today())
         for model in sorted(prepared.bindings):
             problems = size_problems(prepared.query, prepared.bindings[model], model=model)
             if problems:
@@ -170,7 +223,8 @@ class Hub:
         self, result: FederatedResult, prepared: Prepared, researcher: str | None
     ) -> FederatedResult:
         floor = self.settings.floor
-        nodes = await self.client.fan_out(self.settings.nodes, prepared)
+        nodes = await self.client.fan_out(self.nodes(), prepared)
+        self.health.record(nodes)
         done = result.model_copy(
             update={
                 "status": "done",
@@ -187,6 +241,30 @@ class Hub:
         self.store.finish(
             done.id, done.finished or done.created, researcher, done.model_dump(mode="json")
         )
+        if self.health.due():
+            try:
+                self.health.flush()
+            except Exception:  # health is best effort: never fail a finished query for it
+                log.exception("could not write the nodes' health")
+
+
+def pull_keys(settings: HubSettings) -> dict[str, OKPKey]:
+    """The public keys of the config file's pull nodes (each must have one when sign-in
+    is on: it is how the node proves who it is when it fetches tasks)."""
+    keys: dict[str, OKPKey] = {}
+    for i, n in enumerate(settings.nodes):
+        if n.mode != "pull":
+            continue
+        where = f"nodes[{i}].public_key_file"
+        if n.public_key_file is None:
+            if settings.identity.enabled:
+                raise SettingsError(f"{where}: pull node {n.id!r} needs its public key file")
+            continue
+        try:
+            keys[n.id] = read_public_key(n.public_key_file.read_text())
+        except (OSError, ValueError) as exc:
+            raise SettingsError(f"{where}: {n.public_key_file}: {exc}") from exc
+    return keys
 
 
 def get_hub(request: Request) -> Hub:
@@ -195,3 +273,12 @@ def get_hub(request: Request) -> Hub:
 
 
 HubDep = Annotated[Hub, Depends(get_hub)]
+
+
+async def get_who(request: Request, hub: HubDep) -> Principal:
+    """Who is calling (`ANONYMOUS` without a token; the route's rule was checked by the
+    guard before this runs)."""
+    return await hub.identity.auth.current_principal(request)
+
+
+WhoDep = Annotated[Principal, Depends(get_who)]

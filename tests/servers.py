@@ -66,3 +66,29 @@ def omop_node_app(
         base_dir=base_dir,
     )
     return create_node_app(open_node(config))
+
+
+@contextlib.contextmanager
+def pulling(loops: Any) -> Iterator[None]:
+    """Run pull nodes' loops (`PullLoop.run`) in a thread with an event loop of its own
+    until the block ends."""
+    import asyncio
+
+    ready = threading.Event()
+    state: dict[str, Any] = {}
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        state["stop"], state["loop"] = stop, asyncio.get_running_loop()
+        ready.set()
+        await asyncio.gather(*(pull.run(stop) for pull in loops))
+
+    thread = threading.Thread(target=lambda: asyncio.run(main()), daemon=True)
+    thread.start()
+    if not ready.wait(20):
+        raise TimeoutError("the pull loops did not start")
+    try:
+        yield
+    finally:
+        state["loop"].call_soon_threadsafe(state["stop"].set)
+        thread.join(timeout=10)

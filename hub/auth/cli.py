@@ -43,6 +43,7 @@ __all__ = [
     "bearer_for",
     "current_token",
     "login",
+    "sign_in",
     "store_token",
     "stored",
     "tokens_file",
@@ -213,7 +214,7 @@ def _password_code(
     return query["code"][0], redirect
 
 
-def login(
+def sign_in(
     hub: str,
     *,
     username: str | None = None,
@@ -221,8 +222,9 @@ def login(
     open_browser: Callable[[str], Any] = webbrowser.open,
     timeout: float = 300.0,
     say: Callable[[str], None] = print,
-) -> Path:
-    """Sign in to `hub` (authorization code + PKCE) and store the tokens; returns where."""
+) -> dict[str, Any]:
+    """Sign in to `hub` (authorization code + PKCE: in a browser, or with `username` and
+    `password`); the token entry, not stored (`login` stores it)."""
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
     state = secrets.token_urlsafe(16)
@@ -255,7 +257,28 @@ def login(
                 "code_verifier": verifier,
             },
         )
-    return store_token(hub, _entry(token, doc["token_endpoint"], "login"))
+    return _entry(token, doc["token_endpoint"], "login")
+
+
+def login(
+    hub: str,
+    *,
+    username: str | None = None,
+    password: str | None = None,
+    open_browser: Callable[[str], Any] = webbrowser.open,
+    timeout: float = 300.0,
+    say: Callable[[str], None] = print,
+) -> Path:
+    """Sign in to `hub` (authorization code + PKCE) and store the tokens; returns where."""
+    entry = sign_in(
+        hub,
+        username=username,
+        password=password,
+        open_browser=open_browser,
+        timeout=timeout,
+        say=say,
+    )
+    return store_token(hub, entry)
 
 
 def _refresh(hub: str, entry: dict[str, Any]) -> str | None:

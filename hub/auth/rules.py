@@ -10,6 +10,7 @@ handlers with `owns`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
@@ -102,11 +103,19 @@ def owns(principal: Principal, owner: str | None) -> bool:
 
 def app_routes(app: FastAPI) -> Iterable[tuple[str, str]]:
     """Every (method, path template) the app serves (HEAD/OPTIONS left out)."""
-    for route in app.routes:
+    yield from _routes(app.routes, "")
+
+
+def _routes(routes: Iterable[Any], prefix: str) -> Iterable[tuple[str, str]]:
+    for route in routes:
         if isinstance(route, APIRoute | Route):
             for method in sorted(route.methods or ()):
                 if method not in ("HEAD", "OPTIONS"):
-                    yield method, route.path
+                    yield method, prefix + route.path
+        inner = getattr(route, "original_router", None)  # FastAPI >= 0.165: included routers
+        if inner is not None:
+            context = getattr(route, "include_context", None)
+            yield from _routes(inner.routes, prefix + str(getattr(context, "prefix", "") or ""))
 
 
 def routes_without_rules(app: FastAPI, rules: Rules = HUB_RULES) -> list[tuple[str, str]]:

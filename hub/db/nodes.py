@@ -4,7 +4,7 @@ transaction. The rules (who may do what, state changes) live in `hyperfed.hub.re
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, delete, insert, select, update
@@ -65,6 +65,21 @@ class NodeStore:
             if n:
                 self._audit(con, audit)
         return bool(n)
+
+    def record_calls(self, deltas: Sequence[tuple[str, Any]]) -> None:
+        """Health counters of several nodes (`hyperfed.hub.health.Stats` deltas) in one
+        transaction; rows of nodes that are not registered are left alone."""
+        with self._lock, self.engine.begin() as con:
+            for node_id, d in deltas:
+                values: dict[str, Any] = {
+                    "calls": nodes.c.calls + d.calls,
+                    "errors": nodes.c.errors + d.errors,
+                }
+                if d.last_seen is not None:
+                    values.update(last_seen=d.last_seen, latency_ms=d.latency_ms)
+                if d.last_error is not None:
+                    values["last_error"] = d.last_error
+                con.execute(update(nodes).where(nodes.c.id == node_id).values(**values))
 
     def record_call(
         self, node_id: str, at: dt.datetime, latency_ms: float | None, error: str | None

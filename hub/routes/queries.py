@@ -1,20 +1,29 @@
-"""Feasibility queries: run one (synchronously, or as a job with `Prefer: respond-async`),
-read a job, read the audit log."""
+"""Feasibility queries: run one (synchronously, or as a job with `Prefer: respond-async`)
+under the researcher's budget, read one's own job; the audit trail (admins): read,
+verify, export as JSON lines.
+
+Who may call each route is the rule table's (`hyperfed.hub.auth.rules`); a job belongs to
+the researcher who asked it, and another researcher's job is a 404 (its existence is not
+revealed). Admins read every job."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
 import logging
+import os
+import tempfile
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
+from starlette.background import BackgroundTask
 
 from hyperfed.adapters.problems import NotFound, require_json
+from hyperfed.hub.auth import Principal, TooManyQueries, owns
 from hyperfed.hub.prepare import Prepared
 from hyperfed.hub.results import FederatedResult
-from hyperfed.hub.state import Hub, HubDep
+from hyperfed.hub.state import Hub, HubDep, WhoDep
 
 __all__ = ["router"]
 
@@ -27,7 +36,7 @@ router = APIRouter()
 
 
 @router.post("/queries", status_code=200, response_model=FederatedResult)
-async def post_query(request: Request, hub: HubDep) -> Response:
+async def post_query(request: Request, hub: HubDep, who: WhoDep) -> Response:
     require_json(request)
     raw = await request.body()
     small = len(raw) <= INLINE_BYTES
@@ -35,7 +44,9 @@ async def post_query(request: Request, hub: HubDep) -> Response:
         prepared, result = hub.admit(raw)
     else:
         prepared, result = await hub.offload(hub.admit, raw, what="query's preparation")
-    researcher = request.headers.get("x-researcher")
+    researcher = who.id or None
+    if hub.budgets.limited:
+        await hub.offload(_charge, hub, who, prepared, what="budget check")
     location = {"Location": f"/queries/{result.id}"}
     if "respond-async" in request.headers.get("prefer", ""):
         body = result.model_dump(mode="json")
@@ -52,19 +63,72 @@ async def post_query(request: Request, hub: HubDep) -> Response:
 
 
 @router.get("/queries/{job_id}", response_model=FederatedResult)
-async def get_query(job_id: str, hub: HubDep) -> dict[str, Any]:
-    found = await hub.offload(hub.store.get, job_id, what="job look-up")
+async def get_query(job_id: str, hub: HubDep, who: WhoDep) -> dict[str, Any]:
+    def own() -> dict[str, Any] | None:
+        exists, owner = hub.store.job_owner(job_id)
+        return hub.store.get(job_id) if exists and owns(who, owner) else None
+
+    found = await hub.offload(own, what="job look-up")
     if found is None:
         raise NotFound(f"no query job {job_id!r}")
     return found
+
+
+def _charge(hub: Hub, who: Principal, prepared: Prepared) -> None:
+    """Count the query against the researcher's budget (atomically), or refuse it: 429
+    with Retry-After, saying which quota and when it frees up; the refusal is audited."""
+    decision = hub.budgets.charge(who.id, prepared.query, prepared.key)
+    if decision.allowed:
+        return
+    hub.store.append("budget.refused", who.id, {"query_key": prepared.key, **decision.as_dict()})
+    raise TooManyQueries(
+        decision.reason,
+        decision.retry_after,
+        frees_at=None if decision.frees_at is None else decision.frees_at.isoformat(),
+        quotas=[u.as_dict() for u in decision.usage],
+    )
 
 
 @router.get("/audit")
 async def audit(
     hub: HubDep, limit: int = Query(default=100, ge=1, le=1000)
 ) -> list[dict[str, Any]]:
+    """The newest query records (admins)."""
     rows = await hub.offload(hub.store.audit_log, limit, what="audit read")
     return [{**r, "at": r["at"].isoformat()} for r in rows]
+
+
+@router.get("/audit/verify")
+async def audit_verify(hub: HubDep) -> dict[str, Any]:
+    """Check every link of the hash chain (admins): `ok`, the head hash to note down, or
+    the first broken record."""
+    report = await asyncio.to_thread(hub.store.verify)
+    return report.as_dict()
+
+
+@router.get("/audit/export")
+async def audit_export(hub: HubDep) -> FileResponse:
+    """The whole trail as JSON lines (`body`, `prev_hash`, `hash`) that verify offline
+    (`hyperfed audit check-export`); written to a temporary file in a worker thread and
+    streamed from there."""
+
+    def write() -> str:
+        fd, path = tempfile.mkstemp(prefix="hyperfed-audit-", suffix=".jsonl")
+        try:
+            with os.fdopen(fd, "w") as out:
+                hub.store.export(out)
+        except BaseException:
+            os.unlink(path)
+            raise
+        return path
+
+    path = await asyncio.to_thread(write)
+    return FileResponse(
+        path,
+        media_type="application/jsonl",
+        filename="audit.jsonl",
+        background=BackgroundTask(os.unlink, path),
+    )
 
 
 async def _background(

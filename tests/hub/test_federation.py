@@ -18,6 +18,7 @@ from fastapi.responses import PlainTextResponse
 from hyperfed.adapters.disclosure import Policy
 from hyperfed.hub.app import create_app
 from hyperfed.hub.settings import load_settings
+from tests.identity import bearer
 from tests.servers import free_port, omop_node_app, serve
 
 GI = {"code": {"system": "http://snomed.info/sct", "code": "74474003"}}
@@ -126,17 +127,28 @@ def federation(
             )
         )
         settings = load_settings(base / "hub.toml")
-        with serve(create_app(settings)) as hub:
-            yield {"hub": hub, "base": base, "settings": settings}
+        app = create_app(settings)
+        with serve(app) as hub:
+            store = app.state.hub.store
+            yield {
+                "hub": hub,
+                "base": base,
+                "settings": settings,
+                "researcher": bearer(hub, store, "r1", ["researcher"]),
+                "other": bearer(hub, store, "r2", ["researcher"]),
+                "admin": bearer(hub, store, "a1", ["admin"]),
+            }
 
 
-def _post(hub: str, doc: Any, **kw: Any) -> httpx.Response:
-    return httpx.post(f"{hub}/queries", json=doc, timeout=30, **kw)
+def _post(fed: dict[str, Any], doc: Any, **kw: Any) -> httpx.Response:
+    """POST /queries as researcher r1."""
+    headers = {**fed["researcher"], **kw.pop("headers", {})}
+    return httpx.post(f"{fed['hub']}/queries", json=doc, timeout=30, headers=headers, **kw)
 
 
 def test_one_query_gets_a_status_per_node_and_a_protected_total(federation: dict) -> None:
     started = time.monotonic()
-    r = _post(federation["hub"], EXAMPLE)
+    r = _post(federation, EXAMPLE)
     elapsed = time.monotonic() - started
     assert r.status_code == 200, r.text
     body = r.json()
@@ -162,7 +174,7 @@ def test_one_query_gets_a_status_per_node_and_a_protected_total(federation: dict
 
 def test_the_floor_protects_counts_of_a_lax_node(federation: dict) -> None:
     small = {"hql": "1", "as_of": "2020-01-01", "criteria": {"age": {"min": 111}}}
-    body = _post(federation["hub"], small).json()
+    body = _post(federation, small).json()
     for n in body["nodes"]:
         assert n["count"] is None, n
     assert body["total"]["count"] is None and body["total"]["status"] == "suppressed"
@@ -170,7 +182,7 @@ def test_the_floor_protects_counts_of_a_lax_node(federation: dict) -> None:
 
 def test_stratified_totals(federation: dict) -> None:
     doc = {"hql": "1", "as_of": "2020-01-01", "criteria": GI, "stratify": {"by": ["sex"]}}
-    body = _post(federation["hub"], doc).json()
+    body = _post(federation, doc).json()
     sexes = {s["sex"]: s for s in body["strata"]}
     assert set(sexes) == {"female", "male", "other", "unknown"}
     assert sexes["female"]["count"] > 0 and sexes["other"]["count"] is None
@@ -178,27 +190,40 @@ def test_stratified_totals(federation: dict) -> None:
 
 def test_async_job_can_be_polled(federation: dict) -> None:
     hub = federation["hub"]
-    r = _post(hub, EXAMPLE, headers={"Prefer": "respond-async"})
+    r = _post(federation, EXAMPLE, headers={"Prefer": "respond-async"})
     assert r.status_code == 202 and r.headers["location"].startswith("/queries/")
     job = r.json()
     assert job["status"] == "running"
     deadline = time.monotonic() + 20
     while True:
-        polled = httpx.get(hub + r.headers["location"]).json()
+        polled = httpx.get(hub + r.headers["location"], headers=federation["researcher"]).json()
         if polled["status"] == "done" or time.monotonic() > deadline:
             break
         time.sleep(0.1)
     assert polled["status"] == "done" and polled["id"] == job["id"]
-    sync = _post(hub, EXAMPLE).json()
+    sync = _post(federation, EXAMPLE).json()
     assert polled["total"] == sync["total"]
+    # a job is its researcher's: another researcher gets a 404, an admin sees it
+    location = hub + r.headers["location"]
+    assert httpx.get(location, headers=federation["other"]).status_code == 404
+    assert httpx.get(location, headers=federation["admin"]).json()["id"] == job["id"]
+    assert httpx.get(location).status_code == 401
+    mine = httpx.get(f"{hub}/me/queries", headers=federation["researcher"]).json()
+    assert job["id"] in {j["id"] for j in mine}
+    theirs = httpx.get(f"{hub}/me/queries", headers=federation["other"]).json()
+    assert job["id"] not in {j["id"] for j in theirs}
 
 
 def test_jobs_survive_a_hub_restart(federation: dict) -> None:
-    body = _post(federation["hub"], EXAMPLE).json()
+    body = _post(federation, EXAMPLE).json()
     with serve(create_app(federation["settings"])) as second_hub:
-        again = httpx.get(f"{second_hub}/queries/{body['id']}").json()
+        # the restarted hub keeps its signing keys: the token issued before still works
+        again = httpx.get(
+            f"{second_hub}/queries/{body['id']}", headers=federation["researcher"]
+        ).json()
     assert again["total"] == body["total"] and again["status"] == "done"
-    assert httpx.get(f"{federation['hub']}/queries/nope").status_code == 404
+    nope = httpx.get(f"{federation['hub']}/queries/nope", headers=federation["researcher"])
+    assert nope.status_code == 404
 
 
 @pytest.mark.parametrize(
@@ -243,7 +268,7 @@ def test_jobs_survive_a_hub_restart(federation: dict) -> None:
 def test_bad_queries_get_problem_json_naming_path_and_value(
     federation: dict, doc: dict, path: str, fragment: str
 ) -> None:
-    r = _post(federation["hub"], doc)
+    r = _post(federation, doc)
     assert r.status_code == 422, r.text
     assert r.headers["content-type"].startswith("application/problem+json")
     problems = r.json()["errors"]
@@ -257,7 +282,7 @@ def test_malformed_json_is_a_400(federation: dict) -> None:
     r = httpx.post(
         f"{federation['hub']}/queries",
         content=b'{"hql": "1", ',
-        headers={"content-type": "application/json"},
+        headers={"content-type": "application/json", **federation["researcher"]},
     )
     assert r.status_code == 400 and r.json()["title"] == "Malformed JSON"
 
@@ -282,9 +307,13 @@ def test_schema_concepts_ontology_and_nodes(federation: dict) -> None:
 
 
 def test_audit_records_protected_numbers_only(federation: dict) -> None:
-    _post(federation["hub"], EXAMPLE)
-    records = httpx.get(f"{federation['hub']}/audit").json()
+    _post(federation, EXAMPLE)
+    hub = federation["hub"]
+    assert httpx.get(f"{hub}/audit", headers=federation["researcher"]).status_code == 403
+    records = httpx.get(f"{hub}/audit", headers=federation["admin"]).json()
     assert records and all(len(r["query_key"]) == 64 for r in records)
+    assert {r["researcher"] for r in records} <= {"r1"}
+    assert httpx.get(f"{hub}/audit/verify", headers=federation["admin"]).json()["ok"] is True
     for r in records:
         for n in r["outcome"]["nodes"]:
             assert n["count"] is None or n["count"] >= 10
