@@ -166,8 +166,7 @@ def node_serve(
         app = require_hub_signature(app, verifier)
     hub_name = f"hub {hub.url}" if hub.url else "its hub"
     err.print(
-        f"node {service.node_id}: push mode, serving http://{host}:{port} for {hub_name}; "
-        f"{trust}",
+        f"node {service.node_id}: push mode, serving http://{host}:{port} for {hub_name}; {trust}",
         highlight=False,
     )
     serve_app(app, host, port)  # stops within seconds of SIGTERM

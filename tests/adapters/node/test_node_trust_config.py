@@ -81,7 +81,8 @@ HUB_KEY = json.dumps(public_jwk(OKPKey.generate_key("Ed25519")))
     ("hub", "files", "message"),
     [
         ('[hub]\nmode = "pull"\n', {}, 'hub.url: required when mode = "pull"'),
-        ('[hub]\nmode = "poll"\nurl = "http://hub"\n', {}, "hub.mode: Input should be 'push' or 'pull'"),
+        ('[hub]\nmode = "poll"\nurl = "http://hub"\n', {},
+         "hub.mode: Input should be 'push' or 'pull'"),
         ('[hub]\nurl = "ftp://hub.example"\n', {}, "hub.url: String should match pattern"),
         ('[hub]\nendpoint = "http://hub"\n', {}, "hub.endpoint: Extra inputs are not permitted"),
         ('[hub]\naudience = ""\n', {}, "hub.audience: String should have at least 1 character"),

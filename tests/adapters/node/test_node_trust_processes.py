@@ -157,13 +157,14 @@ def test_an_unsigned_count_is_refused_with_the_reason(nodes: Nodes) -> None:
     assert r.headers["content-type"] == "application/problem+json"
     assert "unsigned task" in r.json()["detail"] and r.json()["status"] == 401
     # the same request to the node without [hub] is counted
-    assert httpx.post(f"{nodes.plain}/count", content=BODIES[0], headers=JSON, timeout=30).status_code == 200
+    assert (
+        httpx.post(f"{nodes.plain}/count", content=BODIES[0], headers=JSON, timeout=30).status_code
+        == 200
+    )
 
 
 @pytest.mark.parametrize("body", BODIES, ids=["gi-bleed", "stratified"])
-def test_a_signed_count_is_answered_as_the_same_node_without_hub(
-    nodes: Nodes, body: bytes
-) -> None:
+def test_a_signed_count_is_answered_as_the_same_node_without_hub(nodes: Nodes, body: bytes) -> None:
     signed = httpx.post(
         f"{nodes.signed}/count", content=body, headers=_signed(nodes.signer, body), timeout=30
     )
@@ -305,7 +306,9 @@ def test_a_pull_node_answers_as_push_and_stops_on_sigterm(nodes: Nodes, eunomia_
     base = nodes.base
     pull_port = free_port()  # only to show the pull node opens none
     with contextlib.ExitStack() as stack:
-        placeholder = _write_config(base, "pull-key.toml", eunomia_path, '[hub]\nkey_file = "p.key"\n')
+        placeholder = _write_config(
+            base, "pull-key.toml", eunomia_path, '[hub]\nkey_file = "p.key"\n'
+        )
         node_key = _node_public_key(placeholder)
         hub = stack.enter_context(_hub(nodes.hub_key, node_key))
         config = _write_config(
@@ -327,7 +330,10 @@ def test_a_pull_node_answers_as_push_and_stops_on_sigterm(nodes: Nodes, eunomia_
         for body in BODIES:
             pulled = httpx.post(f"{hub.url}/ask", content=body, timeout=30)
             pushed = httpx.post(
-                f"{nodes.signed}/count", content=body, headers=_signed(nodes.signer, body), timeout=30
+                f"{nodes.signed}/count",
+                content=body,
+                headers=_signed(nodes.signer, body),
+                timeout=30,
             )
             assert pulled.status_code == 200 == pushed.status_code, pulled.text
             assert pulled.json() == pushed.json()
