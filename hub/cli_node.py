@@ -122,9 +122,11 @@ def node_serve(
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port (push mode; ignored in pull mode)")] = 8101,
 ) -> None:
-    """Serve this node's count API (protected counts only). With [hub] public_key_file only
-    tasks signed by the hub are taken; with [hub] mode = "pull" the node opens no port and
-    fetches its tasks from the hub instead (until SIGTERM or Ctrl-C)."""
+    """Serve this node's count API (protected counts only), or pull tasks from the hub.
+
+    With hub.public_key_file set, only tasks signed by the hub are taken; with
+    hub.mode = "pull" the node opens no port and fetches its tasks from hub.url instead,
+    until SIGTERM or Ctrl-C."""
     from hyperfed.adapters.errors import AdapterError
     from hyperfed.adapters.node import ConfigError, create_node_app, open_node
     from hyperfed.adapters.node.trust import TaskVerifier
@@ -152,6 +154,7 @@ def node_serve(
             f"node {service.node_id}: pull mode, fetching tasks from {hub.url} "
             f"(audience {hub.audience!r}, key {node_config.node_key_path().name}); {trust}",
             highlight=False,
+            markup=False,
         )
         run_pull_loop(
             PullLoop(service, hub.url, own_key, audience=hub.audience, verifier=verifier)
@@ -168,14 +171,16 @@ def node_serve(
     err.print(
         f"node {service.node_id}: push mode, serving http://{host}:{port} for {hub_name}; {trust}",
         highlight=False,
+        markup=False,
     )
     serve_app(app, host, port)  # stops within seconds of SIGTERM
 
 
 @app.command("key")
 def node_key(config: Annotated[Path, typer.Option(help="node TOML file")]) -> None:
-    """Print this node's public key (a JWK, JSON) to register the node at its hub; the key
-    file ([hub] key_file, default <node id>.key) is created (mode 0600) when absent."""
+    """Print this node's public key (a JWK), to register the node at its hub.
+
+    The key file (hub.key_file, default <node id>.key) is created (mode 0600) when absent."""
     from hyperfed.adapters.node import ConfigError
     from hyperfed.adapters.node.trust import public_jwk
 
@@ -187,7 +192,11 @@ def node_key(config: Annotated[Path, typer.Option(help="node TOML file")]) -> No
     except ConfigError as exc:
         fail(str(exc))
     if not existed:
-        err.print(f"created this node's key {path} (mode 0600): keep it private", highlight=False)
+        err.print(
+            f"created this node's key {path} (mode 0600): keep it private",
+            highlight=False,
+            markup=False,
+        )
     print(json.dumps(public_jwk(key), indent=2))
 
 

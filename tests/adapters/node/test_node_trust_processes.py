@@ -362,7 +362,7 @@ def test_a_pull_node_whose_hub_is_down_stops_on_sigterm(nodes: Nodes, eunomia_pa
             assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.1)
         time.sleep(3.5)  # now in the third back-off (4 s)
-        assert "taking unsigned tasks" in log.read_text()
+        assert "taking unsigned tasks (no [hub] public_key_file)" in log.read_text()
         took = _stop_time(proc)
         assert took < STOP_WITHIN - 1, took  # the back-off wait ends at once, not at the grace
         assert (nodes.base / f"{NODE}.key").exists()  # the default key file, made at start
