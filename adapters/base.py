@@ -207,7 +207,7 @@ class Adapter(ABC):
     def node_commands(cls) -> dict[str, Callable[..., Any]]:
         """Commands of this model beside the generic ones, mounted as `hyperfed node NAME`
         (name -> a typer command function, e.g. DICOM's `index-dicom`); none by default.
-        The generic names (serve, count, explain, check) cannot be taken."""
+        The generic names (serve, count, explain, check, key) cannot be taken."""
         return {}
 
     # -- what a model implements -------------------------------------------------------------

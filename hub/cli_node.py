@@ -1,13 +1,15 @@
 """`hyperfed node ...`: run and check a node beside your data, for any data model.
 
-    hyperfed node serve --config node.toml
+    hyperfed node serve --config node.toml     (push: serves HTTP; [hub] mode = "pull": polls)
+    hyperfed node key --config node.toml       (this node's public JWK, to register it)
     hyperfed node count --exact --model omop --source duckdb:///path.duckdb QUERY.json --json
     hyperfed node explain --model omop --source postgresql://... QUERY.json
     hyperfed node check --model MODEL --source PATH [--json]   (exit status 1 on errors)
 
 Every command takes either `--config node.toml` or `--model` + `--source` (+ `--schema`, and
 `--option KEY=VALUE` for the model's other options). The model is found in the adapter
-registry; models may add commands of their own (`Adapter.node_commands`).
+registry; models may add commands of their own (`Adapter.node_commands`). `serve` and `key`
+need `--config` (the `[hub]` section says how the node and its hub trust each other).
 """
 
 from __future__ import annotations
@@ -115,20 +117,87 @@ def _prepare_local(query_file: Path, model: str, as_of: dt.datetime | None) -> A
 @app.command("serve")
 def node_serve(
     config: Annotated[Path, typer.Option(help="node TOML file")],
-    host: str = "127.0.0.1",
-    port: int = 8101,
+    host: Annotated[
+        str, typer.Option(help="address to serve on (push mode; ignored in pull mode)")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port (push mode; ignored in pull mode)")] = 8101,
 ) -> None:
-    """Serve this node's count API (protected counts only)."""
+    """Serve this node's count API (protected counts only), or pull tasks from the hub.
+
+    With hub.public_key_file set, only tasks signed by the hub are taken; with
+    hub.mode = "pull" the node opens no port and fetches its tasks from hub.url instead,
+    until SIGTERM or Ctrl-C."""
     from hyperfed.adapters.errors import AdapterError
     from hyperfed.adapters.node import ConfigError, create_node_app, open_node
-    from hyperfed.hub.serving import serve_app
+    from hyperfed.adapters.node.trust import TaskVerifier
 
     node_config = _config(config, None, None)
+    hub = node_config.hub
     try:
+        hub_key = node_config.hub_public_key()
+        own_key = node_config.node_key() if hub.mode == "pull" else None
         service = open_node(node_config)
     except (ConfigError, AdapterError, ValueError) as exc:
         fail(str(exc))
-    serve_app(create_node_app(service), host, port)  # stops within seconds of SIGTERM
+    verifier = TaskVerifier(hub_key, service.node_id) if hub_key is not None else None
+    trust = (
+        f"taking only tasks signed by the hub key in {hub.public_key_file}"
+        if verifier is not None
+        else "taking unsigned tasks (no [hub] public_key_file)"
+    )
+    if hub.mode == "pull":
+        from hyperfed.adapters.node.pull import PullLoop
+        from hyperfed.hub.serving import run_pull_loop
+
+        assert hub.url is not None  # the config requires it in pull mode
+        err.print(
+            f"node {service.node_id}: pull mode, fetching tasks from {hub.url} "
+            f"(audience {hub.audience!r}, key {node_config.node_key_path().name}); {trust}",
+            highlight=False,
+            markup=False,
+        )
+        run_pull_loop(
+            PullLoop(service, hub.url, own_key, audience=hub.audience, verifier=verifier)
+        )  # ends the process within seconds of SIGTERM
+        return
+    from hyperfed.hub.serving import serve_app
+
+    app: Any = create_node_app(service)
+    if verifier is not None:
+        from hyperfed.adapters.node.guard import require_hub_signature
+
+        app = require_hub_signature(app, verifier)
+    hub_name = f"hub {hub.url}" if hub.url else "its hub"
+    err.print(
+        f"node {service.node_id}: push mode, serving http://{host}:{port} for {hub_name}; {trust}",
+        highlight=False,
+        markup=False,
+    )
+    serve_app(app, host, port)  # stops within seconds of SIGTERM
+
+
+@app.command("key")
+def node_key(config: Annotated[Path, typer.Option(help="node TOML file")]) -> None:
+    """Print this node's public key (a JWK), to register the node at its hub.
+
+    The key file (hub.key_file, default <node id>.key) is created (mode 0600) when absent."""
+    from hyperfed.adapters.node import ConfigError
+    from hyperfed.adapters.node.trust import public_jwk
+
+    node_config = _config(config, None, None)
+    path = node_config.node_key_path()
+    existed = path.exists()
+    try:
+        key = node_config.node_key()
+    except ConfigError as exc:
+        fail(str(exc))
+    if not existed:
+        err.print(
+            f"created this node's key {path} (mode 0600): keep it private",
+            highlight=False,
+            markup=False,
+        )
+    print(json.dumps(public_jwk(key), indent=2))
 
 
 def _local_config(model: str, source: str) -> Any:
@@ -246,7 +315,7 @@ def node_check(
     raise typer.Exit(report.exit_code)
 
 
-GENERIC_COMMANDS = frozenset({"serve", "count", "explain", "check"})
+GENERIC_COMMANDS = frozenset({"serve", "count", "explain", "check", "key"})
 
 
 def _mount_model_commands() -> None:

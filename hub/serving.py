@@ -6,6 +6,9 @@ cancels the rest, runs the app's shutdown (the hub closes its store and its node
 and the process ends — without waiting for worker threads still compiling or counting
 (their work is abandoned: only acknowledged, committed jobs matter, and the job store marks
 jobs left running as interrupted on the next start).
+
+`run_pull_loop()` does the same for a node in pull mode, which serves nothing: it runs the
+node's `PullLoop` until SIGTERM or SIGINT and ends the process within `GRACE_SECONDS`.
 """
 
 from __future__ import annotations
@@ -15,11 +18,12 @@ import contextlib
 import os
 import signal
 import sys
-from typing import Any
+import traceback
+from typing import Any, Protocol
 
 import uvicorn
 
-__all__ = ["GRACE_SECONDS", "KEEP_ALIVE_SECONDS", "serve_app"]
+__all__ = ["GRACE_SECONDS", "KEEP_ALIVE_SECONDS", "run_pull_loop", "serve_app"]
 
 GRACE_SECONDS = 3
 """how long requests in flight may take to finish after SIGTERM."""
@@ -59,3 +63,40 @@ class _Server(uvicorn.Server):
             self.force_exit = True  # a second Ctrl-C: stop waiting for requests
         else:
             self.should_exit = True
+
+
+class _Loop(Protocol):
+    async def run(self, stop: asyncio.Event | None = None) -> None: ...
+
+
+async def _until_signal(pull: _Loop) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    runner = asyncio.ensure_future(pull.run(stop))
+    stopped = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({runner, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    if not runner.done():
+        with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+            await asyncio.wait_for(runner, GRACE_SECONDS)  # cancelled when it takes longer
+    error = runner.exception() if runner.done() and not runner.cancelled() else None
+    if error is not None:
+        raise error
+
+
+def run_pull_loop(pull: _Loop) -> None:
+    """Run a node's pull loop (`hyperfed.adapters.node.pull.PullLoop`) until SIGTERM/SIGINT;
+    then end the process within `GRACE_SECONDS` (a count still running in a worker thread is
+    abandoned: the hub discards answers that never come)."""
+    loop = asyncio.new_event_loop()
+    code = 0
+    try:
+        loop.run_until_complete(_until_signal(pull))
+    except Exception:  # a bug, not a connection problem (the loop retries those itself)
+        traceback.print_exc()
+        code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)  # not asyncio.run(): it would wait for the worker threads

@@ -16,6 +16,13 @@
 
     [adapter]                          # options of the model's adapter (its OPTIONS model)
 
+    [hub]                              # this node's hub (optional: push, unsigned)
+    mode = "push"                      # push: the hub calls us; pull: we poll the hub
+    url = "https://hub.example.org"    # the hub's base URL (required for pull)
+    public_key_file = "hub.pub.jwk"    # the hub's task key: take signed tasks only
+    key_file = "site-a.key"            # this node's own Ed25519 key; created (0600) when absent
+    audience = "hyperfed-hub"          # the hub's audience, in pull-mode node assertions
+
     [[datasets]]                       # each dataset, described for the FAIR catalogue
     id = "site-a-omop"
     title = "Site A oncology cohort (OMOP CDM 5.4)"
@@ -26,6 +33,11 @@
 `[node]` may also say what the node's sub-catalogue says about it: `description`,
 `publisher = {name, url}`, `contact = {name, email}`, `homepage`. Private datasets never
 appear in `/capabilities` (which the hub shows publicly at `/nodes`).
+
+With `[hub] public_key_file`, every `POST /count`, `GET /capabilities` and `GET /catalog`
+must carry a task signed by that key for this node (`hyperfed.adapters.node.guard`); in
+pull mode the node opens no port and long-polls `url` (`hyperfed.adapters.node.pull`).
+`hyperfed node key` prints the public half of `key_file`, to register the node with.
 
 Relative paths are relative to the config file. The secret may also come from the
 environment variable named by `secret_env`. `schema` is a shorthand for the SQL models'
@@ -38,9 +50,9 @@ import os
 import secrets
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from hyperfed.adapters.disclosure import Policy
 from hyperfed.adapters.errors import AdapterError
@@ -48,7 +60,10 @@ from hyperfed.catalog.errors import DescriptionInvalid
 from hyperfed.catalog.model import Agent, ContactPoint, DatasetDescription, DatasetRdf
 from hyperfed.catalog.node import dataset_descriptions
 
-__all__ = ["ConfigError", "NodeConfig", "NodeSettings", "load_node_config"]
+if TYPE_CHECKING:
+    from joserfc.jwk import OKPKey
+
+__all__ = ["ConfigError", "HubLink", "NodeConfig", "NodeSettings", "load_node_config"]
 
 
 MIN_SECRET_CHARS = 32
@@ -78,6 +93,27 @@ class NodeSettings(BaseModel):
     it again; 0: every request."""
 
 
+class HubLink(BaseModel):
+    """`[hub]`: how this node and its hub reach and trust each other."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: Annotated[str, Field(pattern=r"^https?://[^\s/]\S*$")] | None = None
+    """the hub's base URL (http(s)://); required in pull mode."""
+    public_key_file: Annotated[str, Field(min_length=1)] | None = None
+    """the hub's task public key (a JWK JSON file); when set, only signed tasks are taken."""
+    mode: Literal["push", "pull"] = "push"
+    key_file: Annotated[str, Field(min_length=1)] | None = None
+    """this node's own Ed25519 private JWK (default `<node id>.key`), made when absent."""
+    audience: Annotated[str, Field(min_length=1)] = "hyperfed-hub"
+
+    @model_validator(mode="after")
+    def _pull_needs_url(self) -> HubLink:
+        if self.mode == "pull" and self.url is None:
+            raise ValueError('hub.url: required when mode = "pull" (the hub\'s base URL)')
+        return self
+
+
 class NodeConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -85,7 +121,41 @@ class NodeConfig(BaseModel):
     policy: Policy = Policy()
     adapter: dict[str, Any] = {}
     datasets: list[DatasetDescription | DatasetRdf] = []
+    hub: HubLink = HubLink()
     base_dir: Path = Path(".")
+
+    def hub_public_key(self) -> OKPKey | None:
+        """The hub's task key from `[hub] public_key_file` (None: unsigned requests are
+        taken); `ConfigError` naming the file when it is missing or not a public JWK."""
+        from hyperfed.adapters.node.trust import read_public_key
+
+        if self.hub.public_key_file is None:
+            return None
+        path = self.base_dir / self.hub.public_key_file
+        try:
+            text = path.read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise ConfigError(f"hub.public_key_file: cannot read {path} ({reason})") from exc
+        try:
+            return read_public_key(text)
+        except ValueError as exc:
+            raise ConfigError(f"hub.public_key_file: {path}: {exc}") from exc
+
+    def node_key_path(self) -> Path:
+        return self.base_dir / (self.hub.key_file or f"{self.node.id}.key")
+
+    def node_key(self) -> OKPKey:
+        """This node's own Ed25519 key (`[hub] key_file`), created (mode 0600) when absent."""
+        from hyperfed.adapters.node.trust import TaskRefused, load_or_create_key
+
+        path = self.node_key_path()
+        try:
+            return load_or_create_key(path)
+        except TaskRefused as exc:
+            raise ConfigError(f"hub.key_file: {exc}") from exc
+        except OSError as exc:
+            raise ConfigError(f"hub.key_file: {path}: {exc.strerror or exc}") from exc
 
     def secret(self) -> bytes:
         if self.node.secret_env:
@@ -162,8 +232,18 @@ def load_node_config(path: Path) -> NodeConfig:
     except DescriptionInvalid as exc:
         raise ConfigError(str(exc)) from exc
     try:
-        return NodeConfig.model_validate({**data, "base_dir": base_dir})
+        config = NodeConfig.model_validate({**data, "base_dir": base_dir})
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(x) for x in first["loc"])
-        raise ConfigError(f"{path}: {where}: {first['msg']}") from exc
+        message = first["msg"]
+        if first["type"] == "value_error" and "error" in first.get("ctx", {}):
+            message = str(first["ctx"]["error"])  # our own message, naming the field
+            if message.startswith(f"{where}."):
+                raise ConfigError(f"{path}: {message}") from exc
+        raise ConfigError(f"{path}: {where}: {message}") from exc
+    try:
+        config.hub_public_key()  # a missing or broken hub key stops the node at once
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    return config

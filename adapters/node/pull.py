@@ -15,6 +15,7 @@ connection back off (1 s doubling to 30 s) and never end the loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from typing import Any
@@ -96,7 +97,8 @@ class PullLoop:
                         exc,
                         backoff,
                     )
-                    await asyncio.sleep(backoff)
+                    with contextlib.suppress(TimeoutError):  # a stop ends the wait
+                        await asyncio.wait_for(stop.wait(), backoff)
                     backoff = min(backoff * 2, 30.0)
                     continue
                 for task in tasks:
