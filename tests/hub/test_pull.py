@@ -1,11 +1,12 @@
-"""Pull mode over real HTTP on a real OMOP node: the same query gets the same answer
-whether the node is pushed to or pulls; with signatures on, tasks are signed by the hub,
+"""Pull mode over real HTTP on a real OMOP node behind the real hub: the same query gets
+the same answer whether the node is pushed to or pulls; with signatures on, tasks are signed by the hub,
 answers by the node, an impostor is refused and audited, and a late answer is discarded
 (410) and reported."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,23 +26,20 @@ from hyperfed.adapters.node.pull import PullLoop
 from hyperfed.adapters.node.service import NodeService
 from hyperfed.adapters.node.trust import (
     TaskVerifier,
+    load_or_create_key,
     node_assertion,
     public_jwk,
     sign_result,
 )
 from hyperfed.adapters.problems import install_problem_handlers
 from hyperfed.hub.app import create_app
-from hyperfed.hub.auth import Principal
-from hyperfed.hub.auth.deps import Auth, install_auth_problems
-from hyperfed.hub.auth.verify import TokenVerifier
-from hyperfed.hub.client import MAX_RESPONSE_BYTES
+from hyperfed.hub.auth.deps import Auth
 from hyperfed.hub.db import HubStore
-from hyperfed.hub.pull import ModeTransport, PullTransport, pull_router
-from hyperfed.hub.registry import NodeRegistry, Registration
+from hyperfed.hub.pull import PullTransport, pull_router
 from hyperfed.hub.settings import HubSettings, NodeEntry
-from hyperfed.hub.signing import TaskSigner
-from hyperfed.hub.transport import HttpTransport, Reply
-from tests.servers import serve
+from hyperfed.hub.transport import Reply
+from tests.identity import bearer
+from tests.servers import free_port, serve
 
 AUD = "hyperfed-hub"
 QUERIES: list[dict[str, Any]] = [
@@ -96,8 +94,7 @@ class LoopThread:
 class Fed:
     hub: str
     store: HubStore
-    transport: PullTransport
-    late: list[tuple[str, str, float]]
+    headers: dict[str, str]  # a researcher's (signed) or none (sign-in off)
     pull_key: OKPKey
     loop: PullLoop
 
@@ -106,34 +103,35 @@ class Fed:
 def fed(
     request: pytest.FixtureRequest, eunomia_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Fed]:
+    """The real hub (its own pull endpoints, task signer and node keys) with a push node
+    and a pull node on the same CDM. signed: sign-in on, the hub signs every task, both
+    nodes check the signature, the pull node proves who it is with its key (registered
+    in the hub's config file) and signs its answers; plain: sign-in off, nothing signed."""
     signed = request.param == "signed"
     base = tmp_path_factory.mktemp("pull")
-    store = HubStore(f"sqlite:///{base / 'hub.db'}")
-    hub_key = OKPKey.generate_key("Ed25519")
-    signer = TaskSigner(hub_key, "http://hub", default_ttl=10) if signed else None
     pull_key = OKPKey.generate_key("Ed25519")
-    registry = NodeRegistry(store, AUD)
-    operator = Principal(id="olga", roles=frozenset({"operator"}))
-    registry.register(operator, Registration(id="eu-pull", mode="pull",
-                                             public_key=public_jwk(pull_key)))  # fmt: skip
-    late: list[tuple[str, str, float]] = []
-    pulled = PullTransport(signer, 10.0, on_late=lambda *a: late.append(a))
-    push = HttpTransport(MAX_RESPONSE_BYTES, sign=signer.headers if signer else None)
-    push_service = _service(eunomia_path, base, "eu-push")
-    push_app: Any = create_node_app(push_service)
+    (base / "eu-pull.jwk").write_text(json.dumps(public_jwk(pull_key)))
+    hub_key = load_or_create_key(base / "hub.key")
+    push_app: Any = create_node_app(_service(eunomia_path, base, "eu-push"))
     if signed:
         push_app = require_hub_signature(push_app, TaskVerifier(public_jwk(hub_key), "eu-push"))
+    port = free_port()
+    hub_url = f"http://127.0.0.1:{port}"
     with serve(push_app) as push_url:
         settings = HubSettings(
+            database=f"sqlite:///{base / 'hub.db'}",
             deadline=10,
-            nodes=[NodeEntry(id="eu-push", url=push_url), NodeEntry(id="eu-pull", mode="pull")],
+            identity={"enabled": signed, "issuer": hub_url},
+            signing={"key_file": base / "hub.key"},
+            nodes=[
+                NodeEntry(id="eu-push", url=push_url),
+                NodeEntry(id="eu-pull", mode="pull", public_key_file=base / "eu-pull.jwk"),
+            ],
         )
-        app = create_app(settings, transport=ModeTransport(push, pulled))
-        auth = Auth(TokenVerifier(None, nodes=registry.verify_assertion).verify if signed else None)
-        install_auth_problems(app)
-        app.include_router(pull_router(pulled, auth, registry.public_key if signed else None,
-                                       audit=store.append))  # fmt: skip
-        with serve(app) as hub_url:
+        app = create_app(settings)
+        with serve(app, port):
+            store = app.state.hub.store
+            headers = bearer(hub_url, store, "rita", ["researcher"]) if signed else {}
             loop = PullLoop(
                 _service(eunomia_path, base, "eu-pull"),
                 hub_url,
@@ -143,8 +141,7 @@ def fed(
                 wait=2,
             )
             with LoopThread(loop):
-                yield Fed(hub_url, store, pulled, late, pull_key, loop)
-    store.close()
+                yield Fed(hub_url, store, headers, pull_key, loop)
 
 
 def _strip(node: dict[str, Any]) -> dict[str, Any]:
@@ -153,7 +150,7 @@ def _strip(node: dict[str, Any]) -> dict[str, Any]:
 
 def test_the_same_query_gets_the_same_answer_pushed_or_pulled(fed: Fed) -> None:
     for query in QUERIES:
-        r = httpx.post(f"{fed.hub}/queries", json=query, timeout=30)
+        r = httpx.post(f"{fed.hub}/queries", json=query, headers=fed.headers, timeout=30)
         assert r.status_code == 200, r.text
         nodes = {n["node"]: n for n in r.json()["nodes"]}
         assert nodes["eu-pull"]["status"] in ("ok", "suppressed", "unsupported"), nodes
