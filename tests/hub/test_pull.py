@@ -1,7 +1,7 @@
 """Pull mode over real HTTP on a real OMOP node behind the real hub: the same query gets
-the same answer whether the node is pushed to or pulls; with signatures on, tasks are signed by the hub,
-answers by the node, an impostor is refused and audited, and a late answer is discarded
-(410) and reported."""
+the same answer whether the node is pushed to or pulls; with signatures on, tasks are
+signed by the hub, answers by the node, an impostor is refused and audited, and a late
+answer is discarded (410) and reported."""
 
 from __future__ import annotations
 
