@@ -121,7 +121,7 @@ class NodeRegistry:
         self.now = now
         self._jti: dict[str, float] = {}
         self._lock = threading.Lock()
-        self._entries: tuple[float, list[NodeEntry]] | None = None
+        self._snapshot: tuple[float, dict[str, dict[str, Any]]] | None = None
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -144,20 +144,29 @@ class NodeRegistry:
         owner = None if principal.has("admin") else principal.id
         return [public_view(r) for r in self.store.nodes.list(owner=owner)]
 
-    def entries(self) -> list[NodeEntry]:
-        """The approved nodes, as the node client takes them (read again after every change
-        through this registry, and at least every `ENTRIES_TTL` seconds)."""
-        cached = self._entries
+    def _rows(self) -> dict[str, dict[str, Any]]:
+        """Every registered node's row, read again after each change through this registry
+        and at least every `ENTRIES_TTL` seconds (what each query, poll and answer checks
+        costs no database read)."""
+        cached = self._snapshot
         if cached is not None and self.now() - cached[0] < ENTRIES_TTL:
             return cached[1]
-        entries = [
+        rows = {r["id"]: r for r in self.store.nodes.list()}
+        self._snapshot = (self.now(), rows)
+        return rows
+
+    def _changed(self) -> None:
+        self._snapshot = None
+
+    def entries(self) -> list[NodeEntry]:
+        """The approved nodes, as the node client takes them."""
+        return [
             NodeEntry(
                 id=r["id"], url=r["url"] or "", model=r["model"], title=r["title"], mode=r["mode"]
             )
-            for r in self.store.nodes.list(status="approved")
+            for r in self._rows().values()
+            if r["status"] == "approved"
         ]
-        self._entries = (self.now(), entries)
-        return entries
 
     # -- changes ---------------------------------------------------------------------------
 
@@ -192,7 +201,7 @@ class NodeRegistry:
         )
         if not self.store.nodes.insert(row, audit):
             raise NodeConflict(f"node id {reg.id!r} is taken")
-        self._entries = None
+        self._changed()
         return public_view(row)
 
     def _change(
@@ -207,7 +216,7 @@ class NodeRegistry:
         audit = (kind, principal.id, {"node": node_id, **(data or {})})
         if not self.store.nodes.update(node_id, values, audit):
             raise NodeNotFound(f"no node {node_id!r}")
-        self._entries = None
+        self._changed()
         return public_view(self._row(node_id))
 
     async def handshake(self, principal: Principal, node_id: str) -> dict[str, Any]:
@@ -278,7 +287,7 @@ class NodeRegistry:
     def remove(self, principal: Principal, node_id: str) -> None:
         self._owned(principal, node_id)
         self.store.nodes.delete(node_id, ("node.remove", principal.id, {"node": node_id}))
-        self._entries = None
+        self._changed()
 
     def record_call(self, node_id: str, elapsed_ms: float | None, error: str | None) -> None:
         self.store.nodes.record_call(node_id, _now(), elapsed_ms, error)
@@ -288,7 +297,7 @@ class NodeRegistry:
     def public_key(self, node_id: str) -> Any:
         if node_id in self.static_keys:
             return self.static_keys[node_id]
-        row = self.store.nodes.get(node_id)
+        row = self._rows().get(node_id)
         if row is None or row["status"] == "suspended":
             return None
         return read_public_key(row["public_key"])
@@ -302,7 +311,7 @@ class NodeRegistry:
         node_id = iss.removeprefix("node:")
         key = self.static_keys.get(node_id)
         if key is None:
-            row = self.store.nodes.get(node_id)
+            row = self._rows().get(node_id)
             if row is None:
                 raise self._refuse(node_id[:64], f"no registered node {node_id!r}")
             if row["status"] == "suspended":

@@ -94,6 +94,9 @@ class SigningSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    enabled: bool = True
+    """false: tasks go out unsigned (nodes that hold the hub's key refuse them; for closed
+    test setups and the auth-off benchmark only)."""
     key_file: Path | None = None
 
 

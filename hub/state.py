@@ -81,12 +81,11 @@ class Hub:
             )
         self.store = HubStore(settings.database)
         ensure_cli_client(self.store)
-        key_file = settings.signing.key_file
-        key = load_or_create_key(key_file) if key_file else OKPKey.generate_key("Ed25519")
-        self.signer = TaskSigner(key, settings.identity.issuer)
+        self.signer = task_signer(settings)
         self.pull = PullTransport(self.signer, settings.deadline, on_late=self._late)
+        sign = self.signer.headers if self.signer else None
         self.transport: Transport = transport or ModeTransport(
-            HttpTransport(MAX_RESPONSE_BYTES, sign=self.signer.headers), self.pull
+            HttpTransport(MAX_RESPONSE_BYTES, sign=sign), self.pull
         )
         self.client = NodeClient(self.transport, settings.floor, settings.deadline)
         self.registry = NodeRegistry(
@@ -246,6 +245,16 @@ class Hub:
                 self.health.flush()
             except Exception:  # health is best effort: never fail a finished query for it
                 log.exception("could not write the nodes' health")
+
+
+def task_signer(settings: HubSettings) -> TaskSigner | None:
+    """The hub's task signer: its key file (made when absent), or a key for this process
+    only when none is configured; None when signing is switched off."""
+    if not settings.signing.enabled:
+        return None
+    key_file = settings.signing.key_file
+    key = load_or_create_key(key_file) if key_file else OKPKey.generate_key("Ed25519")
+    return TaskSigner(key, settings.identity.issuer)
 
 
 def pull_keys(settings: HubSettings) -> dict[str, OKPKey]:

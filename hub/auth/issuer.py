@@ -409,12 +409,17 @@ def _page(title: str, client: str, action: str, error: str = "", status: int = 2
     return HTMLResponse(body, status_code=status, headers=_NO_STORE)
 
 
-async def _oauth_request(request: Request) -> _Request:
+async def _oauth_request(request: Request, base: str) -> _Request:
+    """The request as authlib takes it, at the hub's public URL (`base`, the issuer): behind
+    a TLS-terminating proxy the hub itself is reached over plain HTTP, and the URL the
+    client used is the public one."""
     form: dict[str, str] = {}
     if request.method == "POST":
         form = {k: str(v) for k, v in (await request.form()).items()}
     args = dict(request.query_params)
-    return _Request(request.method, str(request.url), request.headers, args, form)
+    query = f"?{request.url.query}" if request.url.query else ""
+    uri = base.rstrip("/") + request.url.path + query
+    return _Request(request.method, uri, request.headers, args, form)
 
 
 def issuer_router(issuer: BuiltinIssuer, title: str = "Hyperfed hub") -> APIRouter:
@@ -432,14 +437,14 @@ def issuer_router(issuer: BuiltinIssuer, title: str = "Hyperfed hub") -> APIRout
 
     @router.post("/oauth/token")
     async def token(request: Request) -> Response:
-        oreq = await _oauth_request(request)
+        oreq = await _oauth_request(request, issuer.config.issuer)
         response: Response = await run_in_threadpool(issuer.create_token_response, oreq)
         response.headers["Cache-Control"] = "no-store"
         return response
 
     @router.get("/oauth/authorize")
     async def authorize_page(request: Request) -> Response:
-        oreq = await _oauth_request(request)
+        oreq = await _oauth_request(request, issuer.config.issuer)
         try:
             await run_in_threadpool(issuer.get_consent_grant, oreq)
         except OAuth2Error as exc:
@@ -454,7 +459,7 @@ def issuer_router(issuer: BuiltinIssuer, title: str = "Hyperfed hub") -> APIRout
 
     @router.post("/oauth/authorize")
     async def authorize(request: Request) -> Response:
-        oreq = await _oauth_request(request)
+        oreq = await _oauth_request(request, issuer.config.issuer)
         username = oreq.form.pop("username", "")
         password = oreq.form.pop("password", "")
         oreq.payload = BasicOAuth2Payload(oreq.args)

@@ -9,10 +9,11 @@ import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import httpx
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hyperfed.hub.auth.deps import Auth
 from hyperfed.hub.auth.issuer import CLI_CLIENT_ID, BuiltinIssuer, IssuerConfig, issuer_router
@@ -61,6 +62,18 @@ class IdentitySettings(BaseModel):
     key_rotation_days: Annotated[float | None, Field(gt=0)] = 90.0
     leeway: Annotated[int, Field(ge=0, le=600)] = 30
     providers: list[ProviderSettings] = []
+
+    @field_validator("issuer")
+    @classmethod
+    def _https_unless_loopback(cls, v: str) -> str:
+        """OAuth 2 needs TLS: the hub's public URL is https://, except on this machine."""
+        host = urlsplit(v).hostname or ""
+        if v.startswith("http://") and host not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError(
+                f"{v!r}: the hub's public URL must be https:// (plain http only on "
+                "127.0.0.1/localhost); behind a TLS proxy, give its https:// URL"
+            )
+        return v
 
 
 @dataclass

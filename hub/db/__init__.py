@@ -5,7 +5,7 @@
     engine     SQLite (WAL, synchronous=FULL, BEGIN IMMEDIATE) or PostgreSQL (psycopg 3)
                engines; `migrate(engine)` brings a database to the newest revision
     chain      the audit hash chain (pure): canonical JSON, link hashes, verification
-    store      `HubStore`: JobStore's methods + the audit trail + the sub-stores below
+    store      `HubStore`: jobs, the audit trail and the sub-stores below
     nodes, identity, budgets   the registry's, issuer's and budgets' rows
 
 Errors::

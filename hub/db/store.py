@@ -1,7 +1,6 @@
 """`HubStore`: the hub's durable state behind one object, SQLite or PostgreSQL.
 
-It has the public methods of `hyperfed.hub.store.JobStore` (start, finish, fail,
-interrupt_running, get, audit_log, close), so swapping stores is one line, plus the
+Jobs (start, finish, fail, interrupt_running, get, job_owner, history, audit_log), the
 tamper-evident audit trail (`append`, `records`, `verify`, `export`) and the sub-stores
 `nodes` (registry), `identity` (principals, clients, codes, keys) and `budgets`.
 
@@ -92,7 +91,7 @@ class HubStore:
             except IntegrityError:
                 pass  # another process made it at the same moment
 
-    # -- jobs (the JobStore interface) -------------------------------------------------------
+    # -- jobs -------------------------------------------------------------------------------
 
     def start(
         self,
@@ -277,7 +276,7 @@ class HubStore:
         return [{**json.loads(r.body), "hash": r.hash, "prev_hash": r.prev_hash} for r in rows]
 
     def audit_log(self, limit: int = 100) -> list[dict[str, Any]]:
-        """The query records, newest first, in `JobStore.audit_log`'s shape."""
+        """The query records, newest first (what `GET /audit` shows)."""
         out = []
         for r in self.records(limit, kind="query"):
             data = r["data"]

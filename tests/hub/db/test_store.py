@@ -1,4 +1,4 @@
-"""HubStore on SQLite and PostgreSQL: migrations, the JobStore interface, the audit chain."""
+"""HubStore on SQLite and PostgreSQL: migrations, jobs, the audit chain."""
 
 from __future__ import annotations
 
@@ -164,7 +164,7 @@ def test_concurrent_appends_keep_one_chain(store_url: str) -> None:
 
 def test_a_database_of_the_earlier_job_store_is_upgraded(store_url: str) -> None:
     from hyperfed.hub.db.engine import normalize_url
-    from hyperfed.hub.store import JobStore
+    from tests.hub.db.legacy_jobstore import JobStore
 
     old = JobStore(normalize_url(store_url))  # the store of earlier releases, as it is
     old.finish("j1", NOW, "alice", result("j1", "done"))

@@ -1,6 +1,6 @@
-"""Hub state: query jobs and the audit log, in SQLite (default) or PostgreSQL via
-SQLAlchemy. Each job is written in one transaction, so a crash never leaves a
-half-written record. Only protected numbers are ever stored."""
+"""The hub's store of earlier releases (`JobStore`: jobs and a plain audit table), kept
+as it was so the migration test can make a database the way those releases did and
+check that `HubStore` upgrades it in place. Not part of the product any more."""
 
 from __future__ import annotations
 
