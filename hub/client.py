@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from pydantic import ValidationError
 
@@ -105,10 +105,19 @@ def floored(result: NodeCount, floor: Policy) -> NodeCount:
 
 
 class NodeClient:
-    def __init__(self, transport: Transport, floor: Policy, deadline: float) -> None:
+    def __init__(
+        self,
+        transport: Transport,
+        floor: Policy,
+        deadline: float,
+        on_impostor: Callable[[str, str], None] | None = None,
+    ) -> None:
+        """`on_impostor(node, claimed)`: an answer from `node` said it came from another
+        node (refused; the hub audits it)."""
         self.transport = transport
         self.floor = floor
         self.deadline = deadline
+        self.on_impostor = on_impostor
 
     def deadline_of(self, node: NodeEntry) -> float:
         return node.deadline or self.deadline
@@ -157,6 +166,8 @@ class NodeClient:
         except ValidationError:
             return _failed(node, "error", "node sent an invalid response", elapsed)
         if result.node != node.id:
+            if self.on_impostor is not None:
+                self.on_impostor(node.id, result.node[:64])
             return _failed(node, "error", f"node identified itself as {result.node!r}", elapsed)
         result = floored(result, self.floor)
         return NodeResult(

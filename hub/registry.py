@@ -233,6 +233,7 @@ class NodeRegistry:
                 f"node {node_id!r} did not answer the handshake ({type(exc).__name__})"
             ) from exc
         if caps.node != node_id:
+            self._refuse(node_id, f"answered the handshake as node {caps.node[:64]!r}")
             raise RegistryError(
                 f"the node at that address says it is {caps.node!r}, not {node_id!r}"
             )

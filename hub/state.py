@@ -87,7 +87,10 @@ class Hub:
         self.transport: Transport = transport or ModeTransport(
             HttpTransport(MAX_RESPONSE_BYTES, sign=sign), self.pull
         )
-        self.client = NodeClient(self.transport, settings.floor, settings.deadline)
+        self.client = NodeClient(
+            self.transport, settings.floor, settings.deadline, on_impostor=self._impostor
+        )
+        self._impostors: list[tuple[str, str]] = []
         self.registry = NodeRegistry(
             self.store,
             settings.identity.audience,
@@ -122,6 +125,10 @@ class Hub:
 
     def node(self, node_id: str) -> NodeEntry | None:
         return next((n for n in self.nodes() if n.id == node_id), None)
+
+    def _impostor(self, node_id: str, claimed: str) -> None:
+        """Kept for the audit, written with the query's record (not on the event loop)."""
+        self._impostors.append((node_id, claimed))
 
     def _late(self, node_id: str, task_id: str, late: float) -> None:
         """A pulled task answered after its TTL (discarded): reported in the audit."""
@@ -240,6 +247,12 @@ class Hub:
         self.store.finish(
             done.id, done.finished or done.created, researcher, done.model_dump(mode="json")
         )
+        while self._impostors:
+            node_id, claimed = self._impostors.pop()
+            reason = f"answered as node {claimed!r}"
+            self.store.append(
+                "node.refused", f"node:{node_id}", {"node": node_id, "reason": reason}
+            )
         if self.health.due():
             try:
                 self.health.flush()

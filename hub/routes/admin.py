@@ -1,5 +1,8 @@
 """Federation administration: people and their roles, the built-in issuer's signing keys.
-Every change of roles is an audit record (`permission`, with the roles before)."""
+Every change of roles is an audit record (`permission`, with the roles before). Roles are
+carried in the access tokens: a change applies to the tokens issued after it (at most
+`identity.access_ttl` later). `anonymous` and `node` are not granted to people (a node
+is a node by its registered key)."""
 
 from __future__ import annotations
 
@@ -47,9 +50,10 @@ async def put_principal(
     subject: Subject, change: PrincipalUpdate, hub: HubDep, who: WhoDep
 ) -> dict[str, Any]:
     """Create a principal or set its roles (and name); its password is left as it is."""
-    unknown = sorted(set(change.roles) - set(ROLES) | ({"anonymous"} & set(change.roles)))
+    grantable_roles = [r for r in ROLES if r not in ("anonymous", "node")]
+    unknown = sorted(set(change.roles) - set(grantable_roles))
     if unknown:
-        grantable = ", ".join(r for r in ROLES if r != "anonymous")
+        grantable = ", ".join(grantable_roles)
         message = f"unknown or not grantable {unknown}; grant any of {grantable}"
         raise Invalid([{"path": "$.roles", "message": message}])
 

@@ -92,6 +92,23 @@ def _liar_app() -> FastAPI:
     return app
 
 
+def _impostor_app() -> FastAPI:
+    """A node that answers in another node's name."""
+    app = FastAPI()
+
+    @app.post("/count")
+    async def count() -> dict[str, Any]:
+        return {
+            "node": "eunomia",
+            "status": "ok",
+            "count": 500,
+            "countAdjustedTo": [],
+            "countPrecision": "imprecise",
+        }
+
+    return app
+
+
 @pytest.fixture(scope="module")
 def federation(
     eunomia_path: Path, tmp_path_factory: pytest.TempPathFactory
@@ -106,6 +123,7 @@ def federation(
         serve(_slow_app()) as slow,
         serve(_garbage_app()) as garbage,
         serve(_liar_app()) as liar,
+        serve(_impostor_app()) as impostor,
     ):
         down = f"http://127.0.0.1:{free_port()}"
         (base / "hub.toml").write_text(
@@ -122,6 +140,7 @@ def federation(
                     ("slow", slow),
                     ("garbage", garbage),
                     ("liar", liar),
+                    ("impostor", impostor),
                     ("down", down),
                 ]
             )
@@ -134,6 +153,7 @@ def federation(
                 "hub": hub,
                 "base": base,
                 "settings": settings,
+                "store": store,
                 "researcher": bearer(hub, store, "r1", ["researcher"]),
                 "other": bearer(hub, store, "r2", ["researcher"]),
                 "admin": bearer(hub, store, "a1", ["admin"]),
@@ -163,6 +183,12 @@ def test_one_query_gets_a_status_per_node_and_a_protected_total(federation: dict
     assert nodes["down"]["status"] == "error" and "unreachable" in nodes["down"]["error"]
     assert nodes["liar"]["status"] == "error" and nodes["liar"]["count"] is None
     assert nodes["liar"]["strata"] is None and "3" not in str(nodes["liar"]["countAdjustedTo"])
+    # a node answering in another's name is refused, and the refusal is in the audit trail
+    assert nodes["impostor"]["status"] == "error" and nodes["impostor"]["count"] is None
+    assert "identified itself as 'eunomia'" in nodes["impostor"]["error"]
+    store = federation["store"]
+    refused = [r["data"] for r in store.records(kind="node.refused")]
+    assert {"node": "impostor", "reason": "answered as node 'eunomia'"} in refused
     answered = max(nodes[n]["elapsed_ms"] for n in REAL) / 1000
     assert elapsed < max(DEADLINE, answered) + 1.5, "a slow node must not hold the others up"
     total = body["total"]
