@@ -213,14 +213,14 @@ def pull_router(
     router = APIRouter(tags=["pull"])
     node_principal = auth.require("node") if auth.verify is not None else auth.current_principal
 
-    def same_node(principal: Principal, node_id: str) -> None:
+    async def refused(principal: Principal, node_id: str, reason: str) -> None:
+        if audit is not None:  # a database write: off the event loop
+            data = {"node": node_id, "reason": reason}
+            await asyncio.to_thread(audit, "node.refused", principal.id, data)
+
+    async def same_node(principal: Principal, node_id: str) -> None:
         if auth.verify is not None and principal.id != f"node:{node_id}":
-            if audit is not None:
-                audit(
-                    "node.refused",
-                    principal.id,
-                    {"node": node_id, "reason": "acted for another node"},
-                )
+            await refused(principal, node_id, "acted for another node")
             raise Forbidden(f"{principal.id} may not act for node {node_id!r}")
 
     @router.get("/pull/{node_id}/tasks")
@@ -229,7 +229,7 @@ def pull_router(
         wait: Annotated[float, Query(ge=0, le=MAX_WAIT)] = 25.0,
         principal: Principal = Depends(node_principal),
     ) -> Response:
-        same_node(principal, node_id)
+        await same_node(principal, node_id)
         found = await transport.next_tasks(node_id, wait)
         if not found:
             return Response(status_code=204)
@@ -243,7 +243,7 @@ def pull_router(
         request: Request,
         principal: Principal = Depends(node_principal),
     ) -> Response:
-        same_node(principal, node_id)
+        await same_node(principal, node_id)
         content = await request.body()
         if len(content) > MAX_RESULT_BYTES:
             return problem(413, "Result too large", f"at most {MAX_RESULT_BYTES} bytes")
@@ -256,8 +256,7 @@ def pull_router(
                     raise TaskRefused(f"node {node_id!r} is not registered or is suspended")
                 status = verify_result(signature, key, node_id, task_id, content)
             except TaskRefused as exc:
-                if audit is not None:
-                    audit("node.refused", principal.id, {"node": node_id, "reason": str(exc)})
+                await refused(principal, node_id, str(exc))
                 raise Unauthorized(str(exc)) from exc
         else:
             with contextlib.suppress(ValueError):

@@ -11,6 +11,7 @@ assertion for another node id, or by a key that is not the node's, is refused an
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import threading
@@ -233,7 +234,7 @@ class NodeRegistry:
                 f"node {node_id!r} did not answer the handshake ({type(exc).__name__})"
             ) from exc
         if caps.node != node_id:
-            self._refuse(node_id, f"answered the handshake as node {caps.node[:64]!r}")
+            await self._refused(node_id, f"answered the handshake as node {caps.node[:64]!r}")
             raise RegistryError(
                 f"the node at that address says it is {caps.node!r}, not {node_id!r}"
             )
@@ -307,6 +308,10 @@ class NodeRegistry:
         self.store.append("node.refused", f"node:{node_id}", {"node": node_id, "reason": reason})
         return TokenRejected(reason)
 
+    async def _refused(self, node_id: str, reason: str) -> TokenRejected:
+        """`_refuse` off the event loop (the audit write is a database transaction)."""
+        return await asyncio.to_thread(self._refuse, node_id, reason)
+
     async def verify_assertion(self, token: str) -> Principal:
         iss = str(unverified_claims(token).get("iss", ""))
         node_id = iss.removeprefix("node:")
@@ -314,9 +319,9 @@ class NodeRegistry:
         if key is None:
             row = self._rows().get(node_id)
             if row is None:
-                raise self._refuse(node_id[:64], f"no registered node {node_id!r}")
+                raise await self._refused(node_id[:64], f"no registered node {node_id!r}")
             if row["status"] == "suspended":
-                raise self._refuse(node_id, f"node {node_id!r} is suspended")
+                raise await self._refused(node_id, f"node {node_id!r} is suspended")
             key = read_public_key(row["public_key"])
         try:
             claims = jwt.decode(token, key, algorithms=[ALG]).claims
@@ -330,7 +335,7 @@ class NodeRegistry:
                 jti={"essential": True},
             ).validate(claims)
         except JoseError as exc:
-            raise self._refuse(
+            raise await self._refused(
                 node_id,
                 f"the assertion of node {node_id!r} is not valid "
                 f"({exc.error}): not signed with its registered key?",

@@ -131,10 +131,14 @@ class Hub:
         self._impostors.append((node_id, claimed))
 
     def _late(self, node_id: str, task_id: str, late: float) -> None:
-        """A pulled task answered after its TTL (discarded): reported in the audit."""
-        self.store.append(
-            "task.late", f"node:{node_id}", {"task": task_id, "late_ms": round(late * 1000, 1)}
-        )
+        """A pulled task answered after its TTL (discarded): reported in the audit, written
+        in a worker thread (this is called on the event loop)."""
+        data = {"task": task_id, "late_ms": round(late * 1000, 1)}
+        write = functools.partial(self.store.append, "task.late", f"node:{node_id}", data)
+        try:
+            asyncio.get_running_loop().run_in_executor(None, write)
+        except RuntimeError:  # no loop (a test calling it directly)
+            write()
 
     async def fetch_catalogue(self, node_id: str) -> dict[str, Any]:
         """A node's catalogue publication through the node client (the refresher's fetch);
