@@ -94,9 +94,31 @@ def hub_openapi(app: FastAPI) -> dict[str, Any]:
     return doc
 
 
+def _refusal(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    answer: dict[str, Any] = {
+        "description": description,
+        "content": {"application/problem+json": {"schema": {"$ref": _PROBLEM_REF}}},
+    }
+    if headers:
+        answer["headers"] = headers
+    return answer
+
+
+_UNAUTHORIZED = _refusal(
+    "Unauthorized: no token, or one that is expired, forged or of an untrusted issuer",
+    {"WWW-Authenticate": {"description": "the Bearer challenge", "schema": {"type": "string"}}},
+)
+_FORBIDDEN = _refusal("Forbidden: signed in, but without a role this route needs")
+_TOO_MANY = _refusal(
+    "Too many queries: a budget of the researcher is used up",
+    {"Retry-After": {"description": "seconds until it frees up", "schema": {"type": "string"}}},
+)
+
+
 def _security(doc: dict[str, Any]) -> None:
     """Bearer tokens of the hub's issuer (or a trusted external provider) on every route
-    that needs a role, by the rule table; public routes have none."""
+    that needs a role, by the rule table, with their refusals (401, 403; 429 where a
+    budget applies); public routes have none."""
     from hyperfed.hub.auth.rules import HUB_RULES
 
     schemes = doc.setdefault("components", {}).setdefault("securitySchemes", {})
@@ -111,6 +133,11 @@ def _security(doc: dict[str, Any]) -> None:
             roles = HUB_RULES.get((method.upper(), path))
             if roles is not None and "anonymous" not in roles:
                 operation["security"] = [{"bearer": []}]
+                responses = operation.setdefault("responses", {})
+                responses.setdefault("401", _UNAUTHORIZED)
+                responses.setdefault("403", _FORBIDDEN)
+                if (method.upper(), path) == ("POST", "/queries"):
+                    responses.setdefault("429", _TOO_MANY)
                 operation.setdefault("description", "")
                 operation["description"] = (
                     f"{operation['description']}\n\nRoles: {', '.join(sorted(roles))}."
