@@ -76,7 +76,9 @@ def test_refresh_and_datacite_through_the_hub(served: Served, tmp_path: Path) ->
     assert done.returncode == 1 and "sign in first" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
     token = served.bearer("cli-researcher", ["researcher"])["Authorization"].split()[1]
-    done = hyperfed("refresh", "site-a", "--hub", served.url, env={**nobody, "HYPERFED_TOKEN": token})
+    done = hyperfed(
+        "refresh", "site-a", "--hub", served.url, env={**nobody, "HYPERFED_TOKEN": token}
+    )
     assert done.returncode == 1 and "admin role" in done.stderr, done.stderr
     out = tmp_path / "datacite.json"
     done = hyperfed("datacite", "site-a", "cohort-0", "--hub", served.url, "--out", str(out))

@@ -85,7 +85,9 @@ def test_a_valid_query_still_runs(hub: str, auth: dict[str, str]) -> None:
 @pytest.mark.parametrize(
     ("literal", "shown"), [("NaN", "NaN"), ("Infinity", "Infinity"), ("1e400", "1e400")]
 )
-def test_non_finite_numbers_are_refused_with_their_path(hub: str, auth: dict[str, str], literal: str, shown: str) -> None:
+def test_non_finite_numbers_are_refused_with_their_path(
+    hub: str, auth: dict[str, str], literal: str, shown: str
+) -> None:
     text = (
         '{"hql": "1", "criteria": {"code": {"system": "http://loinc.org", "code": "718-7"}, '
         f'"value": {{"min": {literal}, "unit": "g/dL"}}}}}}'
@@ -147,7 +149,9 @@ def test_duplicate_keys_are_refused_naming_key_and_path(hub: str, auth: dict[str
     assert "'code' is given twice" in body["detail"]
 
 
-def test_a_huge_value_bound_is_refused_before_any_node_sees_it(hub: str, auth: dict[str, str]) -> None:
+def test_a_huge_value_bound_is_refused_before_any_node_sees_it(
+    hub: str, auth: dict[str, str]
+) -> None:
     doc = _doc(
         {
             "code": {"system": "http://loinc.org", "code": "718-7"},
@@ -174,11 +178,13 @@ def test_very_deep_nesting_is_a_400_not_a_500(hub: str, auth: dict[str, str]) ->
 
 def test_long_strings_are_refused(hub: str, auth: dict[str, str]) -> None:
     body = _problem(
-        httpx.post(f"{hub}/queries", json=_doc({"concept": "x" * 5000}), headers=auth, timeout=30), 400
+        httpx.post(f"{hub}/queries", json=_doc({"concept": "x" * 5000}), headers=auth, timeout=30),
+        400,
     )
     assert _paths(body) == ["criteria.concept"]
     body = _problem(
-        httpx.post(f"{hub}/queries", json=_doc({"concept": "x" * 600}), headers=auth, timeout=30), 422
+        httpx.post(f"{hub}/queries", json=_doc({"concept": "x" * 600}), headers=auth, timeout=30),
+        422,
     )
     assert _paths(body) == ["criteria.concept"]
 
@@ -273,7 +279,9 @@ def test_a_chunked_body_past_the_limit_is_refused(hub: str, auth: dict[str, str]
             yield b"x" * 65536
         yield b'"}}'
 
-    r = httpx.post(f"{hub}/queries", content=chunks(), headers={**auth, "content-type": "application/json"})
+    r = httpx.post(
+        f"{hub}/queries", content=chunks(), headers={**auth, "content-type": "application/json"}
+    )
     assert _problem(r, 413)["limit"] == limits.MAX_BODY_BYTES
 
 

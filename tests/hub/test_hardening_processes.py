@@ -28,9 +28,7 @@ SNOMED = "http://snomed.info/sct"
 STOP_WITHIN = 6.0  # seconds: "a few"
 
 
-def _start(
-    log: Path, *args: str, env: dict[str, str] | None = None
-) -> subprocess.Popen[bytes]:
+def _start(log: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:  # the child keeps its own handle
         return subprocess.Popen(
             [sys.executable, "-m", "hyperfed.hub.cli", *args],
