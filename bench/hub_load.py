@@ -1,16 +1,20 @@
 """Hub under load: throughput and latency at concurrency 1, 8 and 32, against the nodes
 asked directly.
 
-The demo federation as it really runs: the hub and its three OMOP nodes (OHDSI Eunomia and
-two synthetic sites, 20,000 and 5,000 persons), each a process of its own on this machine
+The demo federation as it really runs: the hub and its nodes (`hyperfed.hub.demo.SITES`),
+each a process of its own on this machine, every node enrolled through the registry
 (`hyperfed.hub.demo.start_processes`). Clients in this process send the same feasibility
-query (`deploy/examples/queries/gi-bleed-female-or-60.json`) from C concurrent workers:
+query (`deploy/examples/queries/gi-bleed-female-or-60.json`) from C concurrent workers, as
+many researchers (service accounts made for this run, `RESEARCHERS` of them, taking turns):
+the demo's budgets (60 queries a minute, 100 repeats a day per researcher) would refuse
+one researcher's load with 429 after a minute.
 
-- **hub**: `POST /queries` to the hub (validation, resolution, fan-out to the three nodes,
-  re-protection, totals, the job and audit write);
-- **baseline** (measured in the same run, just before): the same three `POST /count`
-  requests the hub would send, sent by the client straight to the nodes, all three at once
-  per query — the work on the nodes without the hub.
+- **hub**: `POST /queries` to the hub (sign-in check, validation, resolution, fan-out to
+  every node, re-protection, totals, the job and audit write);
+- **baseline** (measured in the same run, just before): the `POST /count` requests the hub
+  would send to its push nodes, signed with the hub's task key as the hub signs them, sent
+  by the client straight to the nodes, all at once per query — the work on the nodes
+  without the hub (a pull node only fetches its tasks from the hub: it has no baseline).
 
 It prints queries per second, p50 and p99 of both, and the hub's ratio to the baseline.
 The goal: concurrency no longer multiplies the hub's latency beyond what the nodes
@@ -28,7 +32,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import itertools
 import json
+import secrets
 import statistics
 import time
 from collections.abc import Awaitable, Callable
@@ -36,16 +42,22 @@ from pathlib import Path
 
 import httpx
 
+from hyperfed.adapters.node.trust import load_or_create_key
 from hyperfed.adapters.protocol import CountRequest
 from hyperfed.hub.demo import SITES, start_processes, stop_processes
 from hyperfed.hub.prepare import prepare
 from hyperfed.hub.settings import load_settings
+from hyperfed.hub.signing import TaskSigner
 from hyperfed.ontology import Ontology
+from tests.identity import hub_bearer
 from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 QUERY = json.loads((ROOT / "deploy/examples/queries/gi-bleed-female-or-60.json").read_text())
 LEVELS = (1, 8, 32)
+ANSWERED = ("ok", "suppressed", "unsupported")
+RESEARCHERS = 64
+"""a node's real answer (small counts are suppressed; an imaging node has no diagnoses)."""
 BEFORE = {1: (30, 185), 8: (366, 529), 32: (1645, 3901)}  # issue 6: p50, p99 in ms
 
 
@@ -81,27 +93,44 @@ async def _load(
     return total / (time.perf_counter() - started), latencies
 
 
-async def _measure(hub: str, node_bodies: list[tuple[str, bytes]], total: int) -> None:
+async def _measure(
+    hub: str,
+    researchers: list[dict[str, str]],
+    node_bodies: list[tuple[str, str, bytes]],
+    signer: TaskSigner,
+    deadline: float,
+    total: int,
+) -> None:
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
     headers = {"content-type": "application/json"}
+    turns = itertools.cycle(researchers)
     query = json.dumps(QUERY).encode()
     async with httpx.AsyncClient(limits=limits, timeout=120) as client:
 
         async def via_hub() -> None:
-            r = await client.post(f"{hub}/queries", content=query, headers=headers)
+            r = await client.post(
+                f"{hub}/queries", content=query, headers={**headers, **next(turns)}
+            )
             if r.status_code != 200:
                 raise RuntimeError(f"hub answered {r.status_code}: {r.text[:300]}")
             bad = [(n["node"], n["status"], n["error"]) for n in r.json()["nodes"]]
-            bad = [b for b in bad if b[1] != "ok"]
+            bad = [b for b in bad if b[1] not in ANSWERED]
             if bad:
                 raise RuntimeError(f"hub: nodes not ok: {bad}")
 
         async def direct() -> None:
             replies = await asyncio.gather(
-                *[client.post(f"{u}/count", content=b, headers=headers) for u, b in node_bodies]
+                *[
+                    client.post(
+                        f"{u}/count",
+                        content=b,
+                        headers={**headers, **signer.headers(node, "count", b, deadline)},
+                    )
+                    for node, u, b in node_bodies
+                ]
             )
             for r in replies:
-                if r.status_code != 200 or r.json()["status"] != "ok":
+                if r.status_code != 200 or r.json()["status"] not in ANSWERED:
                     raise RuntimeError(f"node answered {r.status_code}: {r.text[:300]}")
 
         for warm in (via_hub, direct):  # connections, caches, first compiles
@@ -137,26 +166,37 @@ def main() -> None:
     while any(_busy(port + i) for i in range(1, len(SITES) + 1)):
         port = free_port()
     print(f"starting the hub and {len(SITES)} nodes, each in its own process ...")
-    procs = start_processes(args.data_dir, "127.0.0.1", port)
+    fed = start_processes(args.data_dir, "127.0.0.1", port)
     try:
         settings = load_settings(args.data_dir / "hub.toml")
-        prepared = prepare(QUERY, Ontology.load(), {"omop"}, dt.date.today())
+        run = secrets.token_hex(4)
+        researchers = [
+            hub_bearer(fed.hub_url, settings.database, f"bench-{run}-{i}", ["researcher"])
+            for i in range(RESEARCHERS)
+        ]
+        assert settings.signing.key_file is not None, "the demo hub signs its tasks"
+        signer = TaskSigner(load_or_create_key(settings.signing.key_file), settings.identity.issuer)
+        push = [(i, site) for i, site in enumerate(SITES, start=1) if not site.pull]
+        prepared = prepare(QUERY, Ontology.load(), {s.model for _, s in push}, dt.date.today())
         bodies = [
             (
-                n.url,
+                site.id,
+                f"http://127.0.0.1:{port + i}",
                 CountRequest(
                     query=prepared.query,
-                    bindings=prepared.bindings[n.model],
-                    deadline_ms=int((n.deadline or settings.deadline) * 1000),
+                    bindings=prepared.bindings[site.model],
+                    deadline_ms=int(settings.deadline * 1000),
                 )
                 .model_dump_json(by_alias=True, exclude_none=True)
                 .encode(),
             )
-            for n in settings.nodes
+            for i, site in push
         ]
-        asyncio.run(_measure(f"http://127.0.0.1:{port}", bodies, args.requests))
+        asyncio.run(
+            _measure(fed.hub_url, researchers, bodies, signer, settings.deadline, args.requests)
+        )
     finally:
-        stop_processes(procs)
+        stop_processes(fed.procs)
 
 
 def _busy(port: int) -> bool:

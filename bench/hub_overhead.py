@@ -28,6 +28,7 @@ from pathlib import Path
 import httpx
 
 from hyperfed.ontology import Ontology
+from tests.identity import hub_bearer
 from tests.servers import free_port
 
 QUERY = {
@@ -78,7 +79,8 @@ def main() -> None:
         nodes_toml += f'[[nodes]]\nid = "n{i}"\nurl = "http://127.0.0.1:{port}"\n\n'
     hub_port = free_port()
     (work / "hub.toml").write_text(
-        '[hub]\ndatabase = "sqlite:///hub.db"\ndeadline = 30\n\n' + nodes_toml
+        f'[hub]\ndatabase = "sqlite:///{work / "hub.db"}"\ndeadline = 30\n\n'
+        f'[identity]\nissuer = "http://127.0.0.1:{hub_port}"\n\n' + nodes_toml
     )
 
     hub_cmd = [str(Path(sys.executable).parent / "hyperfed")]
@@ -95,16 +97,17 @@ def main() -> None:
             _wait(f"http://127.0.0.1:{port}/health")
         hub = f"http://127.0.0.1:{hub_port}"
         _wait(f"{hub}/health")
+        researcher = hub_bearer(hub, f"sqlite:///{work / 'hub.db'}", "bench-researcher")
         direct = f"http://127.0.0.1:{ports[0]}/count"
         with httpx.Client(timeout=60) as client:
-            bound = client.post(f"{hub}/queries", json=QUERY).json()
+            bound = client.post(f"{hub}/queries", json=QUERY, headers=researcher).json()
             female = Ontology.load().expand("hf:Female")
             direct_body = {
                 "query": bound["query"],
                 "bindings": {female: {"kind": "sex", "sex": "female"}},
             }
             for _ in range(20):  # warm-up: connections, caches, vocabulary look-ups
-                client.post(f"{hub}/queries", json=QUERY)
+                client.post(f"{hub}/queries", json=QUERY, headers=researcher)
                 client.post(direct, json=direct_body)
             overhead: list[float] = []
             e2e: list[float] = []
@@ -112,7 +115,7 @@ def main() -> None:
             single: list[float] = []
             for _ in range(args.queries):
                 t0 = time.perf_counter()
-                r = client.post(f"{hub}/queries", json=QUERY)
+                r = client.post(f"{hub}/queries", json=QUERY, headers=researcher)
                 t1 = time.perf_counter()
                 body = r.json()
                 assert r.status_code == 200 and all(n["status"] == "ok" for n in body["nodes"])

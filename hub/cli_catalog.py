@@ -10,13 +10,14 @@ hyperfed catalog refresh [NODE] --hub URL
 hyperfed catalog datacite NODE DATASET --hub URL [--out FILE]
     a dataset's DataCite metadata (JSON), to mint a DOI with one's DataCite account
 
-`refresh` is an admin operation: the token in HYPERFED_TOKEN is sent when set.
+`refresh` is an admin operation: it sends the token `hyperfed query` would
+(`hyperfed.hub.auth.cli.bearer_for`: HYPERFED_TOKEN, the stored `hyperfed login`, or client
+credentials HYPERFED_CLIENT_ID + HYPERFED_CLIENT_SECRET) and says so on a 401 or 403.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -31,16 +32,28 @@ app = typer.Typer(help="The FAIR catalogue: validate, refresh, DataCite.", no_ar
 HubOption = Annotated[str, typer.Option(help="hub base URL")]
 
 
-def _headers() -> dict[str, str]:
-    token = os.environ.get("HYPERFED_TOKEN")
+def _headers(hub: str) -> dict[str, str]:
+    """The admin's `Authorization` header for `hub` (none when there is no token)."""
+    import httpx
+
+    from hyperfed.hub.auth.cli import LoginError, bearer_for
+
+    try:
+        token = bearer_for(hub)
+    except LoginError as exc:
+        fail(str(exc), 1)
+    except httpx.HTTPError as exc:
+        fail(f"cannot reach the hub at {hub} to sign in: {type(exc).__name__}", 1)
     return {"Authorization": f"Bearer {token}"} if token else {}
 
 
-def _call(method: str, url: str, timeout: float) -> Any:
+def _call(method: str, url: str, timeout: float, hub: str | None = None) -> Any:
+    """`method url`; signed in to `hub` (an admin operation) when given."""
     import httpx
 
+    headers = _headers(hub) if hub else {}
     try:
-        r = httpx.request(method, url, headers=_headers(), timeout=timeout)
+        r = httpx.request(method, url, headers=headers, timeout=timeout)
     except httpx.HTTPError as exc:
         fail(f"cannot reach the hub at {url}: {type(exc).__name__}")
     try:
@@ -54,6 +67,17 @@ def _call(method: str, url: str, timeout: float) -> Any:
                 f"  {e.get('focus')} {e.get('path')}: {e.get('message')}",
                 highlight=False,
                 soft_wrap=True,
+            )
+        if hub and r.status_code == 401:
+            err.print(
+                f"sign in first as an admin: hyperfed login --hub {hub} (or set HYPERFED_TOKEN,"
+                " or HYPERFED_CLIENT_ID and HYPERFED_CLIENT_SECRET)",
+                highlight=False,
+                soft_wrap=True,
+            )
+        elif hub and r.status_code == 403:
+            err.print(
+                "this needs the admin role: sign in as an admin", highlight=False, soft_wrap=True
             )
         raise typer.Exit(1)
     return body
@@ -127,7 +151,7 @@ def refresh(
 ) -> None:
     """Fetch and publish a node's catalogue (or every node's) now."""
     url = hub.rstrip("/") + "/catalog/_refresh" + (f"/{node}" if node else "")
-    body = _call("POST", url, timeout)
+    body = _call("POST", url, timeout, hub=hub.rstrip("/"))
     reports = body.get("nodes", {node: {"ok": True, **body}} if node else {})
     failed = False
     for name, report in sorted(reports.items()):

@@ -19,6 +19,7 @@ import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
+from joserfc.jwk import OKPKey
 from openapi_spec_validator import validate
 from schemathesis import GenerationMode
 from schemathesis.checks import (
@@ -29,11 +30,19 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
+from hyperfed.adapters.node.trust import node_assertion, public_jwk
 from hyperfed.hub.app import create_app
+from hyperfed.hub.auth import Principal
+from hyperfed.hub.auth.rules import HUB_RULES
+from hyperfed.hub.registry import Registration
 from hyperfed.hub.settings import load_settings
+from tests.identity import bearer
 from tests.servers import omop_node_app, serve
 
 EXAMPLES = 30
+ROLES = ("researcher", "operator", "admin")
+AUDIENCE = "hyperfed-hub"  # the hub's default [identity] audience
+PULL_NODE = "fuzz-pull"  # a pull node registered with the hub: the pull routes' caller
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -54,15 +63,25 @@ FUZZ = settings(
 @pytest.fixture(scope="module")
 def servers(
     eunomia_path: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[dict[str, str]]:
+) -> Iterator[dict[str, Any]]:
+    """The hub's and the node's URLs, and `Authorization` headers of the hub's accounts by
+    role."""
     base = tmp_path_factory.mktemp("fuzz")
     with serve(omop_node_app(eunomia_path, base)) as node:
         (base / "hub.toml").write_text(
             '[hub]\ndatabase = "sqlite:///hub.db"\ndeadline = 20\n\n'
             f'[[nodes]]\nid = "eunomia"\nurl = "{node}"\nmodel = "omop"\n'
         )
-        with serve(create_app(load_settings(base / "hub.toml"))) as hub:
-            yield {"hub": hub, "node": node}
+        app = create_app(load_settings(base / "hub.toml"))
+        node_key = OKPKey.generate_key("Ed25519")
+        app.state.hub.registry.register(
+            Principal(id="setup", roles=frozenset({"admin"})),
+            Registration(id=PULL_NODE, mode="pull", public_key=public_jwk(node_key)),
+        )
+        with serve(app) as hub:
+            store = app.state.hub.store
+            tokens = {role: bearer(hub, store, f"fuzz-{role}", [role]) for role in ROLES}
+            yield {"hub": hub, "node": node, "tokens": tokens, "node_key": node_key}
 
 
 def _document(url: str) -> dict[str, Any]:
@@ -73,7 +92,7 @@ def _document(url: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("service", ["hub", "node"])
-def test_the_documents_are_valid_openapi_3_1(servers: dict[str, str], service: str) -> None:
+def test_the_documents_are_valid_openapi_3_1(servers: dict[str, Any], service: str) -> None:
     doc = _document(servers[service])
     assert doc["openapi"].startswith("3.1")
     validate(doc)  # openapi-spec-validator: raises on any violation of the specification
@@ -82,7 +101,7 @@ def test_the_documents_are_valid_openapi_3_1(servers: dict[str, str], service: s
     assert refs <= set(doc["components"]["schemas"]), refs - set(doc["components"]["schemas"])
 
 
-def test_the_hub_document_describes_what_the_hub_does(servers: dict[str, str]) -> None:
+def test_the_hub_document_describes_what_the_hub_does(servers: dict[str, Any]) -> None:
     doc = _document(servers["hub"])
     schemas = doc["components"]["schemas"]
     for name in ("Query", "AgeRange", "EventCriterion", "AllCriterion", "Code", "Problem"):
@@ -100,7 +119,7 @@ def test_the_hub_document_describes_what_the_hub_does(servers: dict[str, str]) -
     assert "404" in doc["paths"]["/queries/{job_id}"]["get"]["responses"]
 
 
-def test_the_node_document_describes_the_count_request(servers: dict[str, str]) -> None:
+def test_the_node_document_describes_the_count_request(servers: dict[str, Any]) -> None:
     doc = _document(servers["node"])
     post = doc["paths"]["/count"]["post"]
     body = post["requestBody"]["content"]["application/json"]["schema"]
@@ -111,8 +130,16 @@ def test_the_node_document_describes_the_count_request(servers: dict[str, str]) 
         assert "application/problem+json" in post["responses"][status]["content"], status
 
 
-def _fuzz(url: str, operation: str, mode: GenerationMode) -> None:
-    """Generated requests of one operation (`METHOD /path`), checked against the document."""
+def _fuzz(
+    url: str,
+    operation: str,
+    mode: GenerationMode,
+    headers: dict[str, str] | None = None,
+    node_key: OKPKey | None = None,
+) -> None:
+    """Generated requests of one operation (`METHOD /path`), sent with `headers`, checked
+    against the document. With `node_key`: as the pull node, a fresh assertion each call
+    (each works once), on its own path, long polls cut to 0.2 s (30 s each otherwise)."""
     schema = schemathesis.openapi.from_url(f"{url}/openapi.json")
     method, path = operation.split(" ", 1)
     op = schema[path][method]
@@ -121,8 +148,17 @@ def _fuzz(url: str, operation: str, mode: GenerationMode) -> None:
     @FUZZ
     @given(case=op.as_strategy(generation_mode=mode))
     def run(case: Any) -> None:
+        sent = headers
+        if node_key is not None:
+            sent = {"Authorization": f"Bearer {node_assertion(node_key, PULL_NODE, AUDIENCE)}"}
+            if mode is GenerationMode.POSITIVE:
+                case.path_parameters = {**(case.path_parameters or {}), "node_id": PULL_NODE}
+                if isinstance(case.query, dict) and isinstance(case.query.get("wait"), int | float):
+                    case.query["wait"] = min(case.query["wait"], 0.2)
+                elif "tasks" in path:
+                    case.query = {**(case.query or {}), "wait": 0.2}
         try:
-            case.call_and_validate(checks=CHECKS, timeout=60)
+            case.call_and_validate(checks=CHECKS, headers=sent, timeout=60)
         except AssertionError as exc:  # collect, and let hypothesis go on to other cases
             failures.append(f"{case.method} {case.formatted_path}: {str(exc)[:600]}")
             raise
@@ -148,10 +184,46 @@ HUB_OPERATIONS = [
     "POST /catalog/_refresh/{node}",
     "POST /catalog/_validate",
     "GET /catalog/{node}/dataset/{dataset}/datacite",
+    "GET /audit/verify",
+    "GET /audit/export",
+    "GET /me",
+    "GET /me/queries",
+    "GET /me/budget",
+    "GET /registry/nodes",
+    "POST /registry/nodes",
+    "GET /registry/nodes/{node_id}",
+    "DELETE /registry/nodes/{node_id}",
+    "POST /registry/nodes/{node_id}/handshake",
+    "POST /registry/nodes/{node_id}/approve",
+    "POST /registry/nodes/{node_id}/suspend",
+    "POST /registry/nodes/{node_id}/resume",
+    "POST /registry/nodes/{node_id}/rekey",
+    "GET /admin/principals/{subject}",
+    "PUT /admin/principals/{subject}",
+    "POST /admin/keys/rotate",
+    "GET /.well-known/oauth-authorization-server",
+    "GET /.well-known/openid-configuration",
+    "GET /oauth/jwks",
+    "POST /oauth/token",
+    "GET /oauth/authorize",
+    "POST /oauth/authorize",
+    "GET /pull/{node_id}/tasks",
+    "POST /pull/{node_id}/results/{task_id}",
 ]
 NODE_OPERATIONS = ["GET /health", "GET /capabilities", "POST /count", "GET /catalog"]
 # invalid requests, for the operations that take any input that can be invalid
 NEGATIVE = {"POST /queries", "GET /audit", "GET /concepts", "POST /count"}
+
+
+def _role(operation: str) -> str | None:
+    """The role the fuzzer signs in with for `operation` (None: anonymous), by the rule
+    table: a public route is fuzzed anonymously, any other with a role it allows."""
+    method, path = operation.split(" ", 1)
+    rules = {(m, p.replace(":path}", "}")): roles for (m, p), roles in HUB_RULES.items()}
+    allowed = rules[(method, path)]
+    if "anonymous" in allowed:
+        return None
+    return next(role for role in ROLES if role in allowed)
 
 
 def _cases(operations: list[str]) -> list[Any]:
@@ -163,7 +235,7 @@ def _cases(operations: list[str]) -> list[Any]:
     ]
 
 
-def test_every_operation_is_fuzzed(servers: dict[str, str]) -> None:
+def test_every_operation_is_fuzzed(servers: dict[str, Any]) -> None:
     for service, listed in (("hub", HUB_OPERATIONS), ("node", NODE_OPERATIONS)):
         doc = _document(servers[service])
         found = {f"{m.upper()} {p}" for p, ops in doc["paths"].items() for m in ops}
@@ -174,13 +246,17 @@ def test_every_operation_is_fuzzed(servers: dict[str, str]) -> None:
 
 @pytest.mark.parametrize(("operation", "mode"), _cases(HUB_OPERATIONS))
 def test_the_hub_answers_as_documented(
-    servers: dict[str, str], operation: str, mode: GenerationMode
+    servers: dict[str, Any], operation: str, mode: GenerationMode
 ) -> None:
-    _fuzz(servers["hub"], operation, mode)
+    if operation.startswith(("GET /pull/", "POST /pull/")):
+        _fuzz(servers["hub"], operation, mode, node_key=servers["node_key"])
+        return
+    role = _role(operation)
+    _fuzz(servers["hub"], operation, mode, servers["tokens"][role] if role else None)
 
 
 @pytest.mark.parametrize(("operation", "mode"), _cases(NODE_OPERATIONS))
 def test_the_node_answers_as_documented(
-    servers: dict[str, str], operation: str, mode: GenerationMode
+    servers: dict[str, Any], operation: str, mode: GenerationMode
 ) -> None:
     _fuzz(servers["node"], operation, mode)

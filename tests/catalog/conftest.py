@@ -17,6 +17,7 @@ from hyperfed.catalog import Catalog, CatalogSettings, NodePublication, Refreshe
 from tests.catalog.nodes import running_federation
 from tests.catalog.samples import Expected, expected, federation
 from tests.conftest import SHARED_DIR
+from tests.identity import bearer
 from tests.servers import free_port
 
 DCAT_RELEASE = SHARED_DIR / "reference/dcat/SEMICeu-DCAT-AP/releases/3.0.1"
@@ -48,6 +49,12 @@ class Served:
     publications: dict[str, NodePublication]
     expected: list[Expected]
     refresher: Refresher
+    store: Any
+    """the hub's `HubStore` (to make accounts: `tests.identity.bearer`)"""
+
+    def bearer(self, client_id: str, roles: list[str]) -> dict[str, str]:
+        """`Authorization` headers of a new service account of the hub with `roles`."""
+        return bearer(self.url, self.store, client_id, roles)
 
     @property
     def public(self) -> list[Expected]:
@@ -88,4 +95,6 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     settings = settings_for(port, folder / "store", page_size=4)
     pubs = {p.node.id: p for p in federation()}
     with running_federation(list(pubs.values()), folder, settings, port) as (url, hub, _):
-        yield Served(url, hub.catalog, pubs, expected(list(pubs.values())), hub.refresher)
+        yield Served(
+            url, hub.catalog, pubs, expected(list(pubs.values())), hub.refresher, hub.store
+        )

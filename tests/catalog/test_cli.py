@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from hyperfed.hub.auth.setup import create_service_account
 from tests.catalog.conftest import Served
 
 CONFIG = """
@@ -25,13 +26,15 @@ doi = "10.5072/eunomia"
 """
 
 
-def hyperfed(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def hyperfed(
+    *args: str, timeout: float = 300, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "hyperfed.hub.cli", "catalog", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
-        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
+        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin", **(env or {})},
     )
 
 
@@ -58,13 +61,25 @@ def test_validate_a_node_config(tmp_path: Path, eunomia_path: Path) -> None:
 
 
 def test_refresh_and_datacite_through_the_hub(served: Served, tmp_path: Path) -> None:
-    done = hyperfed("refresh", "site-a", "--hub", served.url)
+    nobody = {"HYPERFED_HOME": str(tmp_path / "home")}  # no stored login
+    secret = create_service_account(served.store, "cli-admin", ["admin"])
+    admin = {**nobody, "HYPERFED_CLIENT_ID": "cli-admin", "HYPERFED_CLIENT_SECRET": secret}
+    done = hyperfed("refresh", "site-a", "--hub", served.url, env=admin)
     assert done.returncode == 0, done.stderr
     assert "site-a: 5 dataset(s) published" in done.stdout  # cohort-5 is private
-    done = hyperfed("refresh", "--hub", served.url)
+    done = hyperfed("refresh", "--hub", served.url, env=admin)
     assert done.returncode == 0, done.stderr
     assert {line.split(":")[0] for line in done.stdout.splitlines()} == set(served.publications)
-    assert hyperfed("refresh", "no-such-node", "--hub", served.url).returncode == 1
+    assert hyperfed("refresh", "no-such-node", "--hub", served.url, env=admin).returncode == 1
+    # refreshing is for admins: anonymous and a researcher's token are refused, saying so
+    done = hyperfed("refresh", "site-a", "--hub", served.url, env=nobody)
+    assert done.returncode == 1 and "sign in first" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+    token = served.bearer("cli-researcher", ["researcher"])["Authorization"].split()[1]
+    done = hyperfed(
+        "refresh", "site-a", "--hub", served.url, env={**nobody, "HYPERFED_TOKEN": token}
+    )
+    assert done.returncode == 1 and "admin role" in done.stderr, done.stderr
     out = tmp_path / "datacite.json"
     done = hyperfed("datacite", "site-a", "cohort-0", "--hub", served.url, "--out", str(out))
     assert done.returncode == 0, done.stderr

@@ -164,7 +164,9 @@ def test_fdp_root_describes_the_service(served: Served) -> None:
 
 
 def test_status_lists_the_shapes_and_counts(served: Served) -> None:
-    status = get(served.url + "/catalog/_status").json()
+    assert get(served.url + "/catalog/_status").status_code == 401  # for admins only
+    admin = served.bearer("status-admin", ["admin"])
+    status = httpx.get(served.url + "/catalog/_status", headers=admin).json()
     assert status["datasets"] == len(served.public)
     assert any("DCAT-AP" in s for s in status["shapes"]) or status["shapes"]
 

@@ -23,6 +23,7 @@ from hyperfed.ontology import Ontology
 from tests.adapters.memory import MemoryAdapter
 from tests.crossmodel import population
 from tests.crossmodel.battery import QUESTIONS
+from tests.identity import bearer
 from tests.servers import serve
 
 EXACT = Policy(threshold=1, rounding=1, epsilon=None)
@@ -47,7 +48,10 @@ def memory_bindings_ttl(onto: Ontology) -> str:
 
 
 @pytest.fixture(scope="module")
-def hub_url(population_omop: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def hub(
+    population_omop: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, dict[str, str]]]:
+    """The hub's URL and a researcher's `Authorization` headers."""
     base = tmp_path_factory.mktemp("memory-federation")
     register(MemoryAdapter)
     try:
@@ -77,15 +81,19 @@ def hub_url(population_omop: Path, tmp_path_factory: pytest.TempPathFactory) -> 
                     NodeEntry(id="memory", url=m, model="memory"),
                 ],
             )
-            with serve(create_app(settings)) as hub:
-                yield hub
+            app = create_app(settings)
+            with serve(app) as url:
+                yield url, bearer(url, app.state.hub.store, "memory-researcher", ["researcher"])
     finally:
         unregister("memory")
 
 
 @pytest.mark.parametrize("question", QUESTIONS, ids=[q.id for q in QUESTIONS])
-def test_the_hub_gets_one_answer_from_both_models(hub_url: str, question: Any) -> None:
-    r = httpx.post(f"{hub_url}/queries", json=question.document(), timeout=60)
+def test_the_hub_gets_one_answer_from_both_models(
+    hub: tuple[str, dict[str, str]], question: Any
+) -> None:
+    hub_url, researcher = hub
+    r = httpx.post(f"{hub_url}/queries", json=question.document(), headers=researcher, timeout=60)
     assert r.status_code == 200, r.text
     nodes = {n["node"]: n for n in r.json()["nodes"]}
     omop, memory = nodes["omop"], nodes["memory"]
@@ -94,7 +102,15 @@ def test_the_hub_gets_one_answer_from_both_models(hub_url: str, question: Any) -
         assert memory[key] == omop[key], (key, memory, omop)
 
 
-def test_the_hub_lists_the_memory_node_with_its_model(hub_url: str) -> None:
+def test_a_query_without_a_token_is_refused(hub: tuple[str, dict[str, str]]) -> None:
+    hub_url, _ = hub
+    r = httpx.post(f"{hub_url}/queries", json=QUESTIONS[0].document(), timeout=60)
+    assert r.status_code == 401, r.text
+    assert "sign in first" in r.json()["detail"]
+
+
+def test_the_hub_lists_the_memory_node_with_its_model(hub: tuple[str, dict[str, str]]) -> None:
+    hub_url, _ = hub
     nodes = {n["id"]: n for n in httpx.get(f"{hub_url}/nodes", timeout=30).json()}
     assert nodes["memory"]["capabilities"]["model"] == "memory"
     assert nodes["memory"]["capabilities"]["features"]["values"] is True

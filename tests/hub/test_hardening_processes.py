@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -20,19 +21,32 @@ import duckdb
 import httpx
 import pytest
 
+from tests.identity import hub_bearer
 from tests.servers import free_port
 
 SNOMED = "http://snomed.info/sct"
 STOP_WITHIN = 6.0  # seconds: "a few"
 
 
-def _start(log: Path, *args: str) -> subprocess.Popen[bytes]:
+def _start(log: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:  # the child keeps its own handle
         return subprocess.Popen(
             [sys.executable, "-m", "hyperfed.hub.cli", *args],
             stdout=subprocess.DEVNULL,
             stderr=out,
+            env={**os.environ, **env} if env else None,
         )
+
+
+def _hub_toml(base: Path, port: int, deadline: int, nodes: str) -> Path:
+    """A hub config whose built-in issuer is the hub's own URL (its tokens are valid
+    there), with its database in `base` (the test opens it to make accounts)."""
+    config = base / "hub.toml"
+    config.write_text(
+        f'[hub]\ndatabase = "sqlite:///{base / "hub.db"}"\ndeadline = {deadline}\n\n'
+        f'[identity]\nissuer = "http://127.0.0.1:{port}"\n\n' + nodes
+    )
+    return config
 
 
 def _wait_healthy(proc: subprocess.Popen[bytes], url: str, timeout: float = 60) -> None:
@@ -109,33 +123,28 @@ def _node_config(base: Path, eunomia_path: Path) -> Path:
 
 
 def test_sigterm_stops_a_hub_with_a_query_in_flight(tmp_path: Path, silent_node: str) -> None:
-    (tmp_path / "hub.toml").write_text(
-        '[hub]\ndatabase = "sqlite:///hub.db"\ndeadline = 120\n\n'
-        f'[[nodes]]\nid = "hung"\nurl = "{silent_node}"\nmodel = "omop"\n'
-    )
     port = free_port()
-    hub = _start(
-        tmp_path / "hub.log",
-        "hub",
-        "serve",
-        "--config",
-        str(tmp_path / "hub.toml"),
-        "--port",
-        str(port),
+    config = _hub_toml(
+        tmp_path, port, 120, f'[[nodes]]\nid = "hung"\nurl = "{silent_node}"\nmodel = "omop"\n'
     )
+    hub = _start(tmp_path / "hub.log", "hub", "serve", "--config", str(config), "--port", str(port))
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(hub, url)
+        researcher = hub_bearer(url, f"sqlite:///{tmp_path / 'hub.db'}")
         query = {"hql": "1", "criteria": {"concept": "hf:Female"}}
+        answered: list[int] = []
 
         def ask() -> None:
             with contextlib.suppress(httpx.HTTPError):  # the hub goes away meanwhile
-                httpx.post(f"{url}/queries", json=query, timeout=60)
+                r = httpx.post(f"{url}/queries", json=query, headers=researcher, timeout=60)
+                answered.append(r.status_code)
 
         asker = threading.Thread(target=ask, daemon=True)
         asker.start()
         time.sleep(1.0)  # the query now waits for the hung node
         assert hub.poll() is None
+        assert answered == [], f"the query did not wait for the hung node: {answered}"
         took = _stop_time(hub)
         assert took < STOP_WITHIN, took
         asker.join(timeout=5)
@@ -182,23 +191,20 @@ def test_health_answers_promptly_during_a_5000_code_query(
         "--port",
         str(node_port),
     )
-    (tmp_path / "hub.toml").write_text(
-        '[hub]\ndatabase = "sqlite:///hub.db"\ndeadline = 60\n\n'
-        f'[[nodes]]\nid = "eunomia"\nurl = "http://127.0.0.1:{node_port}"\nmodel = "omop"\n'
+    config = _hub_toml(
+        tmp_path,
+        hub_port,
+        60,
+        f'[[nodes]]\nid = "eunomia"\nurl = "http://127.0.0.1:{node_port}"\nmodel = "omop"\n',
     )
     hub = _start(
-        tmp_path / "hub.log",
-        "hub",
-        "serve",
-        "--config",
-        str(tmp_path / "hub.toml"),
-        "--port",
-        str(hub_port),
+        tmp_path / "hub.log", "hub", "serve", "--config", str(config), "--port", str(hub_port)
     )
     url = f"http://127.0.0.1:{hub_port}"
     try:
         _wait_healthy(node, f"http://127.0.0.1:{node_port}")
         _wait_healthy(hub, url)
+        researcher = hub_bearer(url, f"sqlite:///{tmp_path / 'hub.db'}")
         real = _snomed_codes(eunomia_path)
         codes = real + [str(10**9 + i) for i in range(5000 - len(real))]
         query = {
@@ -212,7 +218,7 @@ def test_health_answers_promptly_during_a_5000_code_query(
             r = httpx.post(
                 f"{url}/queries",
                 content=json.dumps(query).encode(),
-                headers={"content-type": "application/json"},
+                headers={**researcher, "content-type": "application/json"},
                 timeout=120,
             )
             answer["status"] = r.status_code
@@ -244,23 +250,44 @@ def _children(pid: int) -> list[int]:
 def test_the_demo_runs_each_service_in_its_own_process_and_stops_on_sigterm(
     tmp_path: Path,
 ) -> None:
+    from hyperfed.hub.auth.cli import sign_in
     from hyperfed.hub.demo import SITES
 
     services_expected = len(SITES) + 1  # every node and the hub, one process each
     port = free_port()
     while any(_in_use(port + i) for i in range(1, services_expected)):
         port = free_port()
+    home = tmp_path / "home"  # where the demo stores the researcher's token for the CLI
     demo = _start(
-        tmp_path / "demo.log", "demo", "--data-dir", str(tmp_path / "demo"), "--port", str(port)
+        tmp_path / "demo.log",
+        "demo",
+        "--data-dir",
+        str(tmp_path / "demo"),
+        "--port",
+        str(port),
+        env={"HYPERFED_HOME": str(home)},
     )
+    hub = f"http://127.0.0.1:{port}"
     try:
-        for i in range(services_expected):
-            _wait_healthy(demo, f"http://127.0.0.1:{port + i}", timeout=240)
+        _wait_healthy(demo, hub, timeout=240)
+        for i, site in enumerate(SITES, start=1):
+            if not site.pull:  # a pull node has no port: it only connects outward
+                _wait_healthy(demo, f"http://127.0.0.1:{port + i}", timeout=240)
+        # every node is enrolled once the demo has stored the researcher's token
+        deadline = time.monotonic() + 240
+        while not (home / "tokens.json").exists():
+            assert demo.poll() is None, f"the demo exited with status {demo.returncode}"
+            assert time.monotonic() < deadline, "the demo did not finish enrolling its nodes"
+            time.sleep(0.2)
         services = _children(demo.pid)
         assert len(services) == services_expected, services
+        passwords = json.loads((tmp_path / "demo" / "credentials.json").read_text())
+        token = sign_in(hub, username="researcher", password=passwords["researcher"])
+        researcher = {"Authorization": f"Bearer {token['access_token']}"}
         example = Path(__file__).resolve().parents[2] / "deploy/examples/queries"
         query = json.loads((example / "gi-bleed-female-or-60.json").read_text())
-        r = httpx.post(f"http://127.0.0.1:{port}/queries", json=query, timeout=60)
+        assert httpx.post(f"{hub}/queries", json=query, timeout=60).status_code == 401
+        r = httpx.post(f"{hub}/queries", json=query, headers=researcher, timeout=60)
         assert r.status_code == 200 and len(r.json()["nodes"]) == len(SITES), r.text
         took = _stop_time(demo)
         assert took < STOP_WITHIN + 2, took
