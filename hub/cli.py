@@ -110,7 +110,7 @@ def hub_serve(
         app = create_app(settings)
     except SettingsError as exc:
         fail(str(exc))
-    serve_app(app, host, port)
+    serve_app(app, host, port, on_stop=app.state.hub.pull.release)
 
 
 @app.command()

@@ -86,6 +86,20 @@ class PullTransport:
         self.late = 0
         self.last_poll: dict[str, float] = {}
         self._ids = itertools.count()
+        self._released: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def release(self) -> None:
+        """End every long poll now (answered 204) and every later one at once: the hub is
+        stopping, and a server waits for requests in flight. Safe from a signal handler."""
+        if self._loop is not None and self._released is not None:
+            self._loop.call_soon_threadsafe(self._released.set)
+
+    def _release_event(self) -> asyncio.Event:
+        if self._released is None:
+            self._released = asyncio.Event()
+            self._loop = asyncio.get_running_loop()
+        return self._released
 
     def _queue(self, node_id: str) -> asyncio.Queue[PullTask]:
         q = self._queues.get(node_id)
@@ -133,14 +147,21 @@ class PullTransport:
         q = self._queue(node_id)
         out: list[PullTask] = []
         deadline = time.monotonic() + wait
-        while not out:
+        released = self._release_event()
+        while not out and not released.is_set():
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
-            try:
-                task = await asyncio.wait_for(q.get(), remaining)
-            except TimeoutError:
+            get = asyncio.ensure_future(q.get())
+            stop = asyncio.ensure_future(released.wait())
+            done, _ = await asyncio.wait(
+                {get, stop}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+            )
+            stop.cancel()
+            if get not in done:
+                get.cancel()
                 break
+            task = get.result()
             if self._live(task):
                 out.append(task)
         while len(out) < limit and not q.empty():

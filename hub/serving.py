@@ -19,6 +19,7 @@ import os
 import signal
 import sys
 import traceback
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import uvicorn
@@ -34,8 +35,16 @@ KEEP_ALIVE_SECONDS = 75
 the server is closing at that moment (a failed request, reported as a node error)."""
 
 
-def serve_app(app: Any, host: str, port: int, log_level: str = "warning") -> None:
-    """Serve `app` until SIGTERM/SIGINT; then end the process within a few seconds."""
+def serve_app(
+    app: Any,
+    host: str,
+    port: int,
+    log_level: str = "warning",
+    on_stop: Callable[[], None] | None = None,
+) -> None:
+    """Serve `app` until SIGTERM/SIGINT; then end the process within a few seconds.
+    `on_stop()` runs when the stop is asked for, before the requests in flight are waited
+    for (the hub ends its pull nodes' long polls there)."""
     config = uvicorn.Config(
         app,
         host=host,
@@ -45,6 +54,7 @@ def serve_app(app: Any, host: str, port: int, log_level: str = "warning") -> Non
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
     server = _Server(config)
+    server.on_stop = on_stop
     loop = asyncio.new_event_loop()
     with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C
         loop.run_until_complete(server.serve())
@@ -58,11 +68,15 @@ class _Server(uvicorn.Server):
     """uvicorn's server, without re-raising the signal that stopped it (the process ends
     with status 0 after a requested stop)."""
 
+    on_stop: Callable[[], None] | None = None
+
     def handle_exit(self, sig: int, frame: Any) -> None:
         if self.should_exit and sig == signal.SIGINT:
             self.force_exit = True  # a second Ctrl-C: stop waiting for requests
         else:
             self.should_exit = True
+            if self.on_stop is not None:
+                self.on_stop()
 
 
 class _Loop(Protocol):
