@@ -28,26 +28,24 @@ __all__ = ["app", "migrate_command"]
 app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True)
 
 DatabaseOpt = Annotated[str | None, typer.Option(help="the hub database (SQLAlchemy URL)")]
-ConfigOpt = Annotated[Path | None, typer.Option(help="hub TOML file (its [hub] database)")]
+ConfigOpt = Annotated[Path | None, typer.Option(help="hub TOML file (its hub database)")]
 
 
 def _url(database: str | None, config: Path | None) -> str:
+    """--database, or the database of --config read as the hub reads it (the file, then
+    HYPERFED_DATABASE; SQLite paths relative to the file)."""
     if database:
         return database
     if config is None:
         fail("give --database URL or --config hub.toml")
-    import tomllib
+    from hyperfed.hub.settings import SettingsError, load_settings
 
     try:
-        raw = tomllib.loads(config.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        fail(f"{config}: {exc}")
-    url = str(raw.get("hub", {}).get("database", ""))
-    if not url:
-        fail(f"{config}: [hub] database is not set")
-    prefix = "sqlite:///"
-    if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
-        url = prefix + str(config.parent.resolve() / url[len(prefix) :])  # as the hub does
+        url = load_settings(config).database
+    except SettingsError as exc:
+        fail(str(exc))
+    if ":memory:" in url:
+        fail(f"{config}: [hub] database is not set (the hub keeps its state in memory)")
     return url
 
 
@@ -56,7 +54,7 @@ def _store(database: str | None, config: Path | None) -> HubStore:
 
     url = _url(database, config)
     try:
-        return HubStore(url, migrate_schema=False)
+        return HubStore(url, migrate_schema=False, interrupt=False)
     except SchemaOutdated as exc:
         fail(str(exc))
     except Exception as exc:  # cannot connect, not a hub database ...

@@ -43,6 +43,14 @@ def _settings(config: Path) -> HubSettings:
         fail(str(exc))
 
 
+def _database(config: Path) -> str:
+    """The hub's database of `config` (refused when it is in memory: nothing would last)."""
+    url = _settings(config).database
+    if ":memory:" in url:
+        fail(f"{config}: [hub] database is not set (the hub would keep its state in memory)")
+    return url
+
+
 def _roles(roles: list[str]) -> list[str]:
     from hyperfed.hub.auth import ROLES
 
@@ -70,7 +78,7 @@ def user_command(
 
     roles = _roles(role)
     chosen = password or secrets.token_urlsafe(12)
-    store = HubStore(_settings(config).database)
+    store = HubStore(_database(config), interrupt=False)
     try:
         create_user(store, name, roles, chosen, name=full_name or name, actor="cli")
     finally:
@@ -90,7 +98,7 @@ def client_command(
     from hyperfed.hub.db import HubStore
 
     roles = _roles(role)
-    store = HubStore(_settings(config).database)
+    store = HubStore(_database(config), interrupt=False)
     try:
         secret = create_service_account(store, name, roles, actor="cli")
     finally:

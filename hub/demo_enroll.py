@@ -5,8 +5,9 @@
 and writes them to `credentials.json` (mode 0600) beside the config. `enroll(hub_url,
 data_dir, passwords)` then registers every demo node through the registry API as the
 operator (its public key, push with its URL or pull), asks it for its capabilities (the
-handshake) and approves it as the admin; a node registered by an earlier run is kept
-(re-registered if its URL changed). `sign_in_researcher` stores the researcher's token
+handshake) and approves it as the admin, then refreshes the catalogue (so the demo
+publishes every node's dataset at once); a node registered by an earlier run is kept
+(re-registered if its URL, mode or key changed). `sign_in_researcher` stores the researcher's token
 where `hyperfed query --hub URL` and `hyperfed token --hub URL` find it.
 """
 
@@ -49,7 +50,7 @@ class DemoError(HubError):
 def create_accounts(hub_toml: Path) -> dict[str, str]:
     """The demo's people, with new passwords (also in `credentials.json`, mode 0600)."""
     passwords = {name: secrets.token_urlsafe(9) for name in DEMO_PEOPLE}
-    store = HubStore(load_settings(hub_toml).database)
+    store = HubStore(load_settings(hub_toml).database, interrupt=False)
     try:
         for name, roles in DEMO_PEOPLE.items():
             create_user(store, name, roles, passwords[name], name=f"Demo {name}", actor="demo")
@@ -108,6 +109,12 @@ def enroll(
             _handshake(client, site.id, operator)
             _check(client.post(f"/registry/nodes/{site.id}/approve", headers=admin), "approve")
             say(f"enrolled {site.id} ({'pull' if site.pull else 'push'})")
+        if sites:  # publish the enrolled nodes' datasets now, as an admin would
+            r = client.post("/catalog/_refresh", headers=admin, timeout=300)
+            failed = sorted(n for n, x in r.json().get("nodes", {}).items() if not x.get("ok"))
+            say(
+                "catalogue refreshed" + (f" (not published: {', '.join(failed)})" if failed else "")
+            )
 
 
 def _register(

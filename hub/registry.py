@@ -267,7 +267,8 @@ class NodeRegistry:
     def resume(self, principal: Principal, node_id: str) -> dict[str, Any]:
         if not principal.has("admin"):
             raise NodeForbidden("only an admin resumes a suspended node")
-        self._row(node_id)
+        if self._row(node_id)["status"] != "suspended":
+            raise RegistryError(f"node {node_id!r} is not suspended (a pending node is approved)")
         return self._change(principal, node_id, {"status": "approved"}, "node.resume")
 
     def rekey(
@@ -341,7 +342,7 @@ class NodeRegistry:
                 f"({exc.error}): not signed with its registered key?",
             ) from exc
         if claims["exp"] - claims.get("iat", claims["exp"]) > 600:
-            raise TokenRejected("a node assertion may be valid for 10 minutes at most")
+            raise await self._refused(node_id, "a node assertion valid for over 10 minutes")
         with self._lock:
             now = self.now()
             self._jti = (
@@ -350,6 +351,10 @@ class NodeRegistry:
                 else self._jti
             )
             if claims["jti"] in self._jti:
-                raise TokenRejected("this node assertion was already used (a replay)")
-            self._jti[claims["jti"]] = float(claims["exp"]) + 10
+                replay = True
+            else:
+                self._jti[claims["jti"]] = float(claims["exp"]) + 10
+                replay = False
+        if replay:
+            raise await self._refused(node_id, "this node assertion was already used (a replay)")
         return Principal(id=iss, roles=frozenset({"node"}), name=node_id)

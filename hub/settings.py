@@ -125,9 +125,8 @@ class HubSettings(BaseSettings):
         if "issuer" not in self.identity.model_fields_set and (
             self.catalog.base_url.rstrip("/") != self.identity.issuer.rstrip("/")
         ):
-            identity = self.identity.model_copy(
-                update={"issuer": self.catalog.base_url.rstrip("/")}
-            )
+            values = {**self.identity.model_dump(), "issuer": self.catalog.base_url.rstrip("/")}
+            identity = IdentitySettings.model_validate(values)  # its checks apply too
             object.__setattr__(self, "identity", identity)
         return self
 

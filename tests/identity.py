@@ -32,7 +32,7 @@ def hub_bearer(
     """The same for a hub running in another process, through its database URL."""
     from hyperfed.hub.db import HubStore
 
-    store = HubStore(database)
+    store = HubStore(database, interrupt=False)
     try:
         return bearer(hub_url, store, client_id, roles or ["researcher"])
     finally:

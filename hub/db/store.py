@@ -63,7 +63,10 @@ def query_outcome(result: dict[str, Any]) -> dict[str, Any]:
 
 
 class HubStore:
-    def __init__(self, url: str, *, migrate_schema: bool = True) -> None:
+    def __init__(self, url: str, *, migrate_schema: bool = True, interrupt: bool = True) -> None:
+        """`interrupt`: mark jobs left running as interrupted (the hub, at its start); tools
+        that open the database beside a running hub (the CLI) pass False, or they would
+        mark that hub's jobs in flight."""
         self.url = url
         self.engine = make_engine(url)
         if migrate_schema:
@@ -79,7 +82,8 @@ class HubStore:
         self.nodes = NodeStore(db, self.append_in)
         self.identity = IdentityStore(db, self.append_in)
         self.budgets = BudgetStore(db)
-        self.interrupt_running()
+        if interrupt:
+            self.interrupt_running()
 
     def _ensure_head(self) -> None:
         """The one head row every append locks (two first appends cannot both make it)."""

@@ -30,6 +30,13 @@ async def index(hub: HubDep) -> dict[str, Any]:
             "catalog": "/catalog",
             "sparql": "/sparql",
             "fair_data_point": "/",
+            "me": "/me",
+            "my_queries": "/me/queries",
+            "my_budget": "/me/budget",
+            "registry": "/registry/nodes",
+            "audit": "/audit",
+            "openid_configuration": "/.well-known/openid-configuration",
+            "token": "/oauth/token",
             "docs": "/docs",
         },
     }

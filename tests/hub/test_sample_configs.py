@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from hyperfed.adapters.node.config import load_node_config
 from hyperfed.catalog import DatasetDescription
-from hyperfed.hub.settings import load_settings
+from hyperfed.hub.settings import SettingsError, load_settings
 
 CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "config"
 
@@ -39,8 +41,13 @@ def test_a_minimal_dataset_table_stays_valid(tmp_path: Path) -> None:
 
 def test_sample_hub_config_loads() -> None:
     settings = load_settings(CONFIG / "hub.example.toml")
-    assert [n.id for n in settings.nodes] == ["site-a", "site-b"]
+    assert [n.id for n in settings.nodes] == ["site-a", "site-b", "site-c"]
     assert settings.nodes[1].deadline == 20.0 and settings.floor.threshold == 10
+    pull = settings.nodes[2]
+    assert pull.mode == "pull" and pull.public_key_file == CONFIG.resolve() / "site-c.pub.jwk"
+    assert settings.identity.issuer == "https://hub.example.org"  # the catalogue's base URL
+    assert [(q.limit, q.window) for q in settings.budgets.quotas] == [(3, 60), (50, 7 * 86400)]
+    assert settings.signing.key_file == CONFIG.resolve() / "hub.key"
     assert settings.database == f"sqlite:///{CONFIG.resolve() / 'hub.db'}"
     assert settings.catalog.base_url == "https://hub.example.org"
     assert settings.catalog.store == CONFIG.resolve() / "catalog"
@@ -52,3 +59,19 @@ def test_noise_can_be_switched_off_in_toml(tmp_path: Path) -> None:
         '[node]\nid = "x"\nsource = "duckdb:///x.duckdb"\n\n[policy]\nepsilon = false\n'
     )
     assert load_node_config(path).policy.epsilon is None
+
+
+@pytest.mark.parametrize(
+    "toml",
+    [
+        '[identity]\nissuer = "http://hub.example.org"\n',
+        '[catalog]\nbase_url = "http://hub.example.org"\n',  # the issuer defaults to it
+    ],
+)
+def test_a_plain_http_issuer_off_this_machine_is_refused(tmp_path: Path, toml: str) -> None:
+    path = tmp_path / "hub.toml"
+    path.write_text(toml)
+    with pytest.raises(SettingsError, match="must be https://"):
+        load_settings(path)
+    path.write_text('[catalog]\nbase_url = "http://127.0.0.1:8100"\n')
+    assert load_settings(path).identity.issuer == "http://127.0.0.1:8100"
