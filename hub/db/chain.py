@@ -132,8 +132,9 @@ def verify_chain(links: Iterable[Link], head: tuple[int, str] | None) -> ChainRe
 
 
 def verify_jsonl(lines: Iterable[str], head_hash: str | None = None) -> ChainReport:
-    """Verify an export (`HubStore.export`) offline; with `head_hash` (noted down earlier,
-    e.g. from `hyperfed audit verify`), a cut tail is detected too."""
+    """Verify an export (`HubStore.export`) offline. With `head_hash` (a head noted down
+    earlier, e.g. from `hyperfed audit verify`), that record must be in the export: a
+    later, longer export still verifies; a cut tail or a rewritten chain does not."""
 
     def links() -> Iterable[Link]:
         for n, line in enumerate(lines, 1):
@@ -156,9 +157,16 @@ def verify_jsonl(lines: Iterable[str], head_hash: str | None = None) -> ChainRep
                 raise ValueError(f"line {n}: not an audit export record ({exc})") from exc
 
     collected = list(links())
-    if head_hash is None:
-        last = collected[-1] if collected else None
-        head = (last.seq, last.hash) if last else None
-    else:
-        head = (collected[-1].seq if collected else 0, head_hash)
-    return verify_chain(collected, head)
+    last = collected[-1] if collected else None
+    report = verify_chain(collected, (last.seq, last.hash) if last else None)
+    if not report.ok or head_hash is None or any(x.hash == head_hash for x in collected):
+        return report
+    return ChainReport(
+        False,
+        report.records,
+        report.head_seq,
+        report.head_hash,
+        report.head_seq + 1,
+        f"the noted head {head_hash[:16]}... is not in this export: "
+        "its tail was cut or the chain was rewritten",
+    )

@@ -132,6 +132,28 @@ def test_a_rewritten_chain_does_not_match_its_old_head(store: HubStore) -> None:
     report = verify_jsonl(tampered)
     assert not report.ok and report.broken_seq == 3
     assert not verify_jsonl(lines[:4], noted).ok  # a cut tail
+    # a later export still holds the head noted earlier; a rewritten chain does not
+    store.append("login", "zoe", {"i": 9})
+    later = io.StringIO()
+    store.export(later)
+    assert verify_jsonl(later.getvalue().splitlines(), noted).ok
+    rewritten = _rehash([*lines[:2], json.dumps(row), *lines[3:]])
+    assert verify_jsonl(rewritten).ok  # consistent in itself ...
+    report = verify_jsonl(rewritten, noted)  # ... but the noted head is gone
+    assert not report.ok and "not in this export" in report.reason
+
+
+def _rehash(lines: list[str]) -> list[str]:
+    """What an attacker who can write the export does: re-link every record after an edit."""
+    from hyperfed.hub.db.chain import GENESIS, link_hash
+
+    prev, out = GENESIS, []
+    for line in lines:
+        row = json.loads(line)
+        row["prev_hash"], row["hash"] = prev, link_hash(prev, row["body"])
+        prev = row["hash"]
+        out.append(json.dumps(row))
+    return out
 
 
 def test_concurrent_appends_keep_one_chain(store_url: str) -> None:
