@@ -6,11 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -22,20 +18,11 @@ import httpx
 import pytest
 
 from tests.identity import hub_bearer
+from tests.processes import kill, start, stop_time, wait_healthy
 from tests.servers import free_port
 
 SNOMED = "http://snomed.info/sct"
 STOP_WITHIN = 6.0  # seconds: "a few"
-
-
-def _start(log: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    with log.open("wb") as out:  # the child keeps its own handle
-        return subprocess.Popen(
-            [sys.executable, "-m", "hyperfed.hub.cli", *args],
-            stdout=subprocess.DEVNULL,
-            stderr=out,
-            env={**os.environ, **env} if env else None,
-        )
 
 
 def _hub_toml(base: Path, port: int, deadline: int, nodes: str) -> Path:
@@ -47,38 +34,6 @@ def _hub_toml(base: Path, port: int, deadline: int, nodes: str) -> Path:
         f'[identity]\nissuer = "http://127.0.0.1:{port}"\n\n' + nodes
     )
     return config
-
-
-def _wait_healthy(proc: subprocess.Popen[bytes], url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"{url} exited with status {proc.returncode}")
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"{url} did not start")
-
-
-def _stop_time(proc: subprocess.Popen[bytes]) -> float:
-    started = time.monotonic()
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        return 30.0
-    return time.monotonic() - started
-
-
-def _kill(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.kill()
-        proc.wait()
 
 
 @pytest.fixture()
@@ -127,10 +82,10 @@ def test_sigterm_stops_a_hub_with_a_query_in_flight(tmp_path: Path, silent_node:
     config = _hub_toml(
         tmp_path, port, 120, f'[[nodes]]\nid = "hung"\nurl = "{silent_node}"\nmodel = "omop"\n'
     )
-    hub = _start(tmp_path / "hub.log", "hub", "serve", "--config", str(config), "--port", str(port))
+    hub = start(tmp_path / "hub.log", "hub", "serve", "--config", str(config), "--port", str(port))
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(hub, url)
+        wait_healthy(hub, url)
         researcher = hub_bearer(url, f"sqlite:///{tmp_path / 'hub.db'}")
         query = {"hql": "1", "criteria": {"concept": "hf:Female"}}
         answered: list[int] = []
@@ -145,20 +100,20 @@ def test_sigterm_stops_a_hub_with_a_query_in_flight(tmp_path: Path, silent_node:
         time.sleep(1.0)  # the query now waits for the hung node
         assert hub.poll() is None
         assert answered == [], f"the query did not wait for the hung node: {answered}"
-        took = _stop_time(hub)
+        took = stop_time(hub)
         assert took < STOP_WITHIN, took
         asker.join(timeout=5)
     finally:
-        _kill(hub)
+        kill(hub)
 
 
 def test_sigterm_stops_a_node_with_a_request_in_flight(tmp_path: Path, eunomia_path: Path) -> None:
     port = free_port()
     config = str(_node_config(tmp_path, eunomia_path))
-    node = _start(tmp_path / "node.log", "node", "serve", "--config", config, "--port", str(port))
+    node = start(tmp_path / "node.log", "node", "serve", "--config", config, "--port", str(port))
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(node, url)
+        wait_healthy(node, url)
         # a client that announced a body and sends it slowly keeps a request in flight
         with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
             s.sendall(
@@ -166,10 +121,10 @@ def test_sigterm_stops_a_node_with_a_request_in_flight(tmp_path: Path, eunomia_p
                 b'Content-Length: 1000\r\n\r\n{"query": '
             )
             time.sleep(0.5)
-            took = _stop_time(node)
+            took = stop_time(node)
         assert took < STOP_WITHIN, took
     finally:
-        _kill(node)
+        kill(node)
 
 
 def _snomed_codes(path: Path) -> list[str]:
@@ -182,7 +137,7 @@ def test_health_answers_promptly_during_a_5000_code_query(
     tmp_path: Path, eunomia_path: Path
 ) -> None:
     node_port, hub_port = free_port(), free_port()
-    node = _start(
+    node = start(
         tmp_path / "node.log",
         "node",
         "serve",
@@ -197,13 +152,13 @@ def test_health_answers_promptly_during_a_5000_code_query(
         60,
         f'[[nodes]]\nid = "eunomia"\nurl = "http://127.0.0.1:{node_port}"\nmodel = "omop"\n',
     )
-    hub = _start(
+    hub = start(
         tmp_path / "hub.log", "hub", "serve", "--config", str(config), "--port", str(hub_port)
     )
     url = f"http://127.0.0.1:{hub_port}"
     try:
-        _wait_healthy(node, f"http://127.0.0.1:{node_port}")
-        _wait_healthy(hub, url)
+        wait_healthy(node, f"http://127.0.0.1:{node_port}")
+        wait_healthy(hub, url)
         researcher = hub_bearer(url, f"sqlite:///{tmp_path / 'hub.db'}")
         real = _snomed_codes(eunomia_path)
         codes = real + [str(10**9 + i) for i in range(5000 - len(real))]
@@ -239,8 +194,8 @@ def test_health_answers_promptly_during_a_5000_code_query(
         assert answer["status"] == 200, answer
         assert answer["body"]["nodes"][0]["status"] == "ok", answer["body"]["nodes"]
     finally:
-        _kill(hub)
-        _kill(node)
+        kill(hub)
+        kill(node)
 
 
 def _children(pid: int) -> list[int]:
@@ -258,7 +213,7 @@ def test_the_demo_runs_each_service_in_its_own_process_and_stops_on_sigterm(
     while any(_in_use(port + i) for i in range(1, services_expected)):
         port = free_port()
     home = tmp_path / "home"  # where the demo stores the researcher's token for the CLI
-    demo = _start(
+    demo = start(
         tmp_path / "demo.log",
         "demo",
         "--data-dir",
@@ -269,10 +224,10 @@ def test_the_demo_runs_each_service_in_its_own_process_and_stops_on_sigterm(
     )
     hub = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(demo, hub, timeout=240)
+        wait_healthy(demo, hub, timeout=240)
         for i, site in enumerate(SITES, start=1):
             if not site.pull:  # a pull node has no port: it only connects outward
-                _wait_healthy(demo, f"http://127.0.0.1:{port + i}", timeout=240)
+                wait_healthy(demo, f"http://127.0.0.1:{port + i}", timeout=240)
         # every node is enrolled once the demo has stored the researcher's token
         deadline = time.monotonic() + 240
         while not (home / "tokens.json").exists():
@@ -289,12 +244,12 @@ def test_the_demo_runs_each_service_in_its_own_process_and_stops_on_sigterm(
         assert httpx.post(f"{hub}/queries", json=query, timeout=60).status_code == 401
         r = httpx.post(f"{hub}/queries", json=query, headers=researcher, timeout=60)
         assert r.status_code == 200 and len(r.json()["nodes"]) == len(SITES), r.text
-        took = _stop_time(demo)
+        took = stop_time(demo)
         assert took < STOP_WITHIN + 2, took
         for pid in services:
             assert not Path(f"/proc/{pid}").exists() or "zombie" in _state(pid), pid
     finally:
-        _kill(demo)
+        kill(demo)
 
 
 def _state(pid: int) -> str:

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -35,6 +33,7 @@ from hyperfed.hub.auth.verify import TokenRejected
 from hyperfed.hub.pull import PullTransport, pull_router
 from hyperfed.hub.settings import NodeEntry
 from hyperfed.hub.signing import TaskSigner
+from tests.processes import kill, start, stop_time, wait_healthy
 from tests.servers import free_port, serve
 
 NODE = "eunomia"
@@ -51,46 +50,6 @@ BODIES = [
                    "stratify": {"by": ["sex", "age"], "age_bands": [0, 40, 60]}}},
     )
 ]  # fmt: skip
-
-
-def _start(log: Path, *args: str) -> subprocess.Popen[bytes]:
-    with log.open("wb") as out:  # the child keeps its own handle
-        return subprocess.Popen(
-            [sys.executable, "-m", "hyperfed.hub.cli", *args],
-            stdout=subprocess.DEVNULL,
-            stderr=out,
-            env={**os.environ, "COLUMNS": "300"},
-        )
-
-
-def _wait_healthy(proc: subprocess.Popen[bytes], url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"{url} exited with status {proc.returncode}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return
-        time.sleep(0.1)
-    raise AssertionError(f"{url} did not start")
-
-
-def _stop_time(proc: subprocess.Popen[bytes]) -> float:
-    started = time.monotonic()
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        return 30.0
-    return time.monotonic() - started
-
-
-def _kill(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.kill()
-        proc.wait()
 
 
 def _write_config(base: Path, name: str, eunomia: Path, hub: str = "") -> Path:
@@ -127,19 +86,19 @@ def nodes(eunomia_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
     ports = free_port(), free_port()
     log = base / "signed.log"
     procs = [
-        _start(log, "node", "serve", "--config", str(signed_cfg), "--port", str(ports[0])),
-        _start(
+        start(log, "node", "serve", "--config", str(signed_cfg), "--port", str(ports[0])),
+        start(
             base / "plain.log", "node", "serve", "--config", str(plain_cfg), "--port", str(ports[1])
         ),
     ]
     urls = [f"http://127.0.0.1:{p}" for p in ports]
     try:
         for proc, url in zip(procs, urls, strict=True):
-            _wait_healthy(proc, url)
+            wait_healthy(proc, url)
         yield Nodes(base, hub_key, TaskSigner(hub_key, "http://hub"), urls[0], urls[1], log)
     finally:
         for proc in procs:
-            _kill(proc)
+            kill(proc)
 
 
 def _signed(signer: TaskSigner, body: bytes, node: str = NODE, op: str = "count") -> dict[str, str]:
@@ -319,8 +278,8 @@ def test_a_pull_node_answers_as_push_and_stops_on_sigterm(nodes: Nodes, eunomia_
             'key_file = "p.key"\n',
         )
         log = base / "pull.log"
-        proc = _start(log, "node", "serve", "--config", str(config), "--port", str(pull_port))
-        stack.callback(_kill, proc)
+        proc = start(log, "node", "serve", "--config", str(config), "--port", str(pull_port))
+        stack.callback(kill, proc)
         _wait_polling(proc, hub)
         line = log.read_text()
         assert f"pull mode, fetching tasks from {hub.url}" in line, line
@@ -342,7 +301,7 @@ def test_a_pull_node_answers_as_push_and_stops_on_sigterm(nodes: Nodes, eunomia_
         assert forged.status_code == 401 and "does not verify" in forged.json()["detail"]
         assert hub.refused == []  # the node's own assertions and answer signatures verified
 
-        took = _stop_time(proc)
+        took = stop_time(proc)
         assert took < STOP_WITHIN, took
         assert proc.returncode == 0, log.read_text()
 
@@ -354,7 +313,7 @@ def test_a_pull_node_whose_hub_is_down_stops_on_sigterm(nodes: Nodes, eunomia_pa
         nodes.base, "pull-down.toml", eunomia_path, f'[hub]\nmode = "pull"\nurl = "{down}"\n'
     )
     log = nodes.base / "pull-down.log"
-    proc = _start(log, "node", "serve", "--config", str(config))
+    proc = start(log, "node", "serve", "--config", str(config))
     try:
         deadline = time.monotonic() + 60
         while "pull from the hub failed" not in log.read_text():
@@ -363,8 +322,8 @@ def test_a_pull_node_whose_hub_is_down_stops_on_sigterm(nodes: Nodes, eunomia_pa
             time.sleep(0.1)
         time.sleep(3.5)  # now in the third back-off (4 s)
         assert "taking unsigned tasks (no [hub] public_key_file)" in log.read_text()
-        took = _stop_time(proc)
+        took = stop_time(proc)
         assert took < STOP_WITHIN - 1, took  # the back-off wait ends at once, not at the grace
         assert (nodes.base / f"{NODE}.key").exists()  # the default key file, made at start
     finally:
-        _kill(proc)
+        kill(proc)
