@@ -123,7 +123,9 @@ def test_the_life_of_a_registered_node(fed: Fed) -> None:
     key = OKPKey.generate_key("Ed25519")
     op, admin = fed.h[OP1], fed.h[ADMIN]
     with httpx.Client(base_url=fed.hub, timeout=60) as c:
-        r = c.post("/registry/nodes", json=_reg(NODE, fed.node_url, key, title="Site A"), headers=op)
+        r = c.post(
+            "/registry/nodes", json=_reg(NODE, fed.node_url, key, title="Site A"), headers=op
+        )
         assert r.status_code == 201, r.text
         node = r.json()
         assert (node["id"], node["status"], node["owner"]) == (NODE, "pending", OP1)
@@ -221,7 +223,9 @@ def test_the_life_of_a_registered_node(fed: Fed) -> None:
 def test_a_node_that_names_another_id_fails_the_handshake(fed: Fed) -> None:
     key = OKPKey.generate_key("Ed25519")
     with httpx.Client(base_url=fed.hub, timeout=60) as c:
-        r = c.post("/registry/nodes", json=_reg("site-x", fed.impostor_url, key), headers=fed.h[OP1])
+        r = c.post(
+            "/registry/nodes", json=_reg("site-x", fed.impostor_url, key), headers=fed.h[OP1]
+        )
         assert r.status_code == 201, r.text
         r = c.post("/registry/nodes/site-x/handshake", headers=fed.h[OP1])
         assert r.status_code == 502, r.text
