@@ -275,6 +275,8 @@ class NodeRegistry:
         self, principal: Principal, node_id: str, public_key: dict[str, Any]
     ) -> dict[str, Any]:
         row = self._owned(principal, node_id)
+        if "d" in public_key:  # as at registration: the private half must not travel
+            raise RegistryError("public_key: send the public key only (it has a private part 'd')")
         try:
             key = public_jwk(read_public_key(public_key))
         except ValueError as exc:

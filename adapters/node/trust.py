@@ -94,7 +94,7 @@ def read_public_key(value: str | dict[str, Any]) -> OKPKey:
     try:
         data = json.loads(value) if isinstance(value, str) else value
         key = OKPKey.import_key(data)
-    except (ValueError, TypeError, JoseError) as exc:
+    except (ValueError, TypeError, KeyError, JoseError) as exc:  # KeyError: an EC curve
         raise ValueError(f"not an Ed25519 public JWK ({type(exc).__name__})") from exc
     if key.as_dict().get("crv") != "Ed25519":
         raise ValueError("the key must be an Ed25519 (OKP) JWK")
