@@ -5,8 +5,9 @@ removed, and their health (last seen, latency, errors) is kept. Every change is 
 Rules: an operator manages their own nodes only (403 otherwise); approving and resuming
 are for admins. Only `approved` nodes get queries (`entries()`); `pending` ones may
 authenticate (so a pull node can answer its handshake); suspended ones are refused.
-A node authenticates with its registered key (`verify_assertion`, pull mode); an
-assertion for another node id, or by a key that is not the node's, is refused and audited.
+A node authenticates with its registered key (`verify_assertion`, pull mode): a short-lived
+assertion it signs and reuses while valid; an assertion for another node id, by a key that
+is not the node's, or valid for too long is refused and audited.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ __all__ = [
 
 Status = Literal["pending", "approved", "suspended"]
 ENTRIES_TTL = 5.0
+MAX_ASSERTION_SECONDS = 120
+"""the longest a node assertion may be valid (`exp - iat`)."""
 Handshake = Callable[[NodeEntry], Awaitable[Capabilities]]
 
 
@@ -120,7 +123,8 @@ class NodeRegistry:
         self.audience = audience
         self.handshake_call = handshake
         self.now = now
-        self._jti: dict[str, float] = {}
+        self._verified: dict[str, tuple[float, str]] = {}  # token -> (expiry, its key)
+        self._keys: dict[str, OKPKey] = {}
         self._lock = threading.Lock()
         self._snapshot: tuple[float, dict[str, dict[str, Any]]] | None = None
 
@@ -315,27 +319,44 @@ class NodeRegistry:
         """`_refuse` off the event loop (the audit write is a database transaction)."""
         return await asyncio.to_thread(self._refuse, node_id, reason)
 
+    def _key(self, text: str) -> OKPKey:
+        key = self._keys.get(text)
+        if key is None:
+            key = self._keys[text] = read_public_key(text)
+        return key
+
     async def verify_assertion(self, token: str) -> Principal:
+        """The node a pull request comes from, by its assertion: a JWT it signs with its
+        registered key (`iss`/`sub` `node:<id>`, our audience, valid at most
+        `MAX_ASSERTION_SECONDS`). A node reuses its assertion while it is valid; the hub
+        keeps the ones it has verified until they expire, so each is checked once — but
+        the node's status and key are looked at on every request (a suspension or a new
+        key applies at once)."""
         iss = str(unverified_claims(token).get("iss", ""))
         node_id = iss.removeprefix("node:")
-        key = self.static_keys.get(node_id)
-        if key is None:
+        static = self.static_keys.get(node_id)
+        if static is None:
             row = self._rows().get(node_id)
             if row is None:
                 raise await self._refused(node_id[:64], f"no registered node {node_id!r}")
             if row["status"] == "suspended":
                 raise await self._refused(node_id, f"node {node_id!r} is suspended")
-            key = read_public_key(row["public_key"])
+            key_ref, key = row["public_key"], self._key(row["public_key"])
+        else:
+            key_ref, key = "config", static
+        now = self.now()
+        seen = self._verified.get(token)
+        if seen is not None and seen[0] > now and seen[1] == key_ref:
+            return Principal(id=iss, roles=frozenset({"node"}), name=node_id)
         try:
             claims = jwt.decode(token, key, algorithms=[ALG]).claims
             JWTClaimsRegistry(
-                now=lambda: int(self.now()),
+                now=lambda: int(now),
                 leeway=10,
                 iss={"essential": True, "value": iss},
                 sub={"essential": True, "value": iss},
                 aud={"essential": True, "value": self.audience},
                 exp={"essential": True},
-                jti={"essential": True},
             ).validate(claims)
         except JoseError as exc:
             raise await self._refused(
@@ -343,20 +364,12 @@ class NodeRegistry:
                 f"the assertion of node {node_id!r} is not valid "
                 f"({exc.error}): not signed with its registered key?",
             ) from exc
-        if claims["exp"] - claims.get("iat", claims["exp"]) > 600:
-            raise await self._refused(node_id, "a node assertion valid for over 10 minutes")
-        with self._lock:
-            now = self.now()
-            self._jti = (
-                {j: t for j, t in self._jti.items() if t > now}
-                if len(self._jti) > 10_000
-                else self._jti
+        if claims["exp"] - claims.get("iat", 0) > MAX_ASSERTION_SECONDS:
+            raise await self._refused(
+                node_id, f"a node assertion valid for over {MAX_ASSERTION_SECONDS} s"
             )
-            if claims["jti"] in self._jti:
-                replay = True
-            else:
-                self._jti[claims["jti"]] = float(claims["exp"]) + 10
-                replay = False
-        if replay:
-            raise await self._refused(node_id, "this node assertion was already used (a replay)")
+        with self._lock:
+            if len(self._verified) > 10_000:
+                self._verified = {t: v for t, v in self._verified.items() if v[0] > now}
+            self._verified[token] = (float(claims["exp"]), key_ref)
         return Principal(id=iss, roles=frozenset({"node"}), name=node_id)

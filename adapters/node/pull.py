@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from typing import Any
 
 import httpx
@@ -33,6 +34,10 @@ __all__ = ["PullLoop"]
 
 log = logging.getLogger("hyperfed.node.pull")
 SIGNATURE = "Hyperfed-Signature"
+ASSERTION_TTL = 60
+"""seconds the node's assertion is valid (the hub takes at most 120)."""
+ASSERTION_RENEW = 15
+"""a new assertion is signed when the current one has less than this left."""
 
 
 def _problem(status: int, title: str, detail: str) -> bytes:
@@ -66,12 +71,19 @@ class PullLoop:
         self._running: set[asyncio.Task[None]] = set()
         self.handled = 0
         self.refused = 0
+        self._assertion: tuple[float, str] | None = None  # (expiry, token)
 
     def _auth(self) -> dict[str, str]:
+        """The node's assertion (`node_assertion`, valid `ASSERTION_TTL` s), reused until
+        it has less than `ASSERTION_RENEW` s left: one signature a minute, not one per
+        request."""
         if self.key is None:
             return {}
-        token = node_assertion(self.key, self.service.node_id, self.audience)
-        return {"Authorization": f"Bearer {token}"}
+        now = time.time()
+        if self._assertion is None or self._assertion[0] - now < ASSERTION_RENEW:
+            token = node_assertion(self.key, self.service.node_id, self.audience, ASSERTION_TTL)
+            self._assertion = (now + ASSERTION_TTL, token)
+        return {"Authorization": f"Bearer {self._assertion[1]}"}
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         stop = stop or asyncio.Event()

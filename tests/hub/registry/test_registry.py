@@ -5,6 +5,7 @@ their own nodes; nodes authenticate with their registered key; every change audi
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -129,8 +130,13 @@ def test_nodes_authenticate_with_their_registered_key(store: HubStore) -> None:
     token = node_assertion(a, "a", AUD)
     who = asyncio.run(registry.verify_assertion(token))
     assert who.id == "node:a" and who.roles == {"node"}
-    with pytest.raises(TokenRejected, match="replay"):
-        asyncio.run(registry.verify_assertion(token))
+    # reused while valid (the node signs one a minute), but never past its life
+    assert asyncio.run(registry.verify_assertion(token)).id == "node:a"
+    with pytest.raises(TokenRejected, match="over 120 s"):
+        asyncio.run(registry.verify_assertion(node_assertion(a, "a", AUD, ttl=600)))
+    stale = node_assertion(a, "a", AUD, ttl=60, now=lambda: time.time() - 120)
+    with pytest.raises(TokenRejected, match="not valid"):
+        asyncio.run(registry.verify_assertion(stale))
     with pytest.raises(TokenRejected, match="registered key"):  # a claims to be b
         asyncio.run(registry.verify_assertion(node_assertion(a, "b", AUD)))
     refused = store.records(kind="node.refused")
@@ -139,10 +145,14 @@ def test_nodes_authenticate_with_their_registered_key(store: HubStore) -> None:
         asyncio.run(registry.verify_assertion(node_assertion(a, "zzz", AUD)))
     with pytest.raises(TokenRejected):
         asyncio.run(registry.verify_assertion(node_assertion(a, "a", "another-hub")))
+    old_b = node_assertion(b, "b", AUD)
+    assert asyncio.run(registry.verify_assertion(old_b)).id == "node:b"  # verified, kept
     registry.suspend(OP, "a")
-    with pytest.raises(TokenRejected, match="suspended"):
-        asyncio.run(registry.verify_assertion(node_assertion(a, "a", AUD)))
+    with pytest.raises(TokenRejected, match="suspended"):  # the kept one too, at once
+        asyncio.run(registry.verify_assertion(token))
     registry.rekey(OP, "b", public_jwk(a))
+    with pytest.raises(TokenRejected):
+        asyncio.run(registry.verify_assertion(old_b))  # by the old key, verified before
     with pytest.raises(TokenRejected):
         asyncio.run(registry.verify_assertion(node_assertion(b, "b", AUD)))  # the old key
     assert asyncio.run(registry.verify_assertion(node_assertion(a, "b", AUD))).id == "node:b"
