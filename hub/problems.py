@@ -2,6 +2,10 @@
 by `hyperfed.adapters.problems`, which the node uses too).
 
     ProblemError (BadRequest 400, NotFound 404, Invalid 422)   as they say
+    AuthProblem       401 + WWW-Authenticate, 403, 429 + Retry-After (hyperfed.hub.auth:
+                      installed by `install_auth_problems`, with their headers)
+    registry errors   404, 403, 409 (a taken node id), 422, 502 (the handshake failed):
+                      mapped by hyperfed.hub.routes.registry
     QueryRejected     422 "Invalid query", `errors` lists each JSON path, message, value
     UnknownConcept    404 (concept look-up) with close matches in `suggestions`
     OntologyError     by its `status`: SparqlRejected / SparqlTooLarge 400 (refused,
