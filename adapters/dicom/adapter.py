@@ -45,6 +45,9 @@ class DicomOptions(AdapterOptions):
     # Parquet indexes
     mapping: OptionPath | None = None
     """column mapping of a Parquet index: a TOML file or a shipped name ('idc')"""
+    in_memory: bool | Literal["auto"] = "auto"
+    """a Parquet index loaded into memory when the node opens (typed, mapped once: faster
+    counts, more memory); "auto": when it holds at most 2,000,000 series"""
     # folders of DICOM files
     ids_pseudonymous: bool = False
     """the PatientIDs are pseudonyms already: keep them (else keyed pseudonyms)"""
@@ -170,6 +173,7 @@ class DicomAdapter(Adapter):
                 index=opts.index,
                 secret=secret,
                 max_files=opts.max_files,
+                in_memory=opts.in_memory,
             )
         except (DicomError, ValueError) as exc:
             raise wrap(exc, source) from exc

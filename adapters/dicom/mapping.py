@@ -329,13 +329,22 @@ def _source_columns(con: duckdb.DuckDBPyConnection, files: Sequence[str]) -> set
         raise SourceError(f"cannot read Parquet {', '.join(files)}: {exc}") from exc
 
 
+MEMORY_AUTO_SERIES = 2_000_000
+"""`in_memory = "auto"` loads a Parquet index of at most this many series into memory (NCI
+IDC's 1 M series: about 1.5 s and 370 MB; counts about twice as fast as over the Parquet
+files, whose text dates and composite person keys are otherwise converted per row)."""
+
+
 def attach_series(
     con: duckdb.DuckDBPyConnection,
     source: str | Path | Sequence[str | Path],
     mapping: ColumnMapping | None = None,
     view: str = SERIES_TABLE,
+    in_memory: bool | Literal["auto"] = False,
 ) -> ColumnMapping:
-    """Create the view `view` over a Parquet source in `con`; returns the mapping used.
+    """Create the series table `view` over a Parquet source in `con`; returns the mapping
+    used. `in_memory`: a table loaded once with the mapped, typed columns (True; "auto":
+    when the files hold at most `MEMORY_AUTO_SERIES` rows) instead of a view over the files.
 
     `source` is 'idc' (the installed idc-index-data), a Parquet file, a glob, or a list of
     files. Without a mapping the files must already have the series layout (our own index,
@@ -367,9 +376,29 @@ def attach_series(
                     f"mapping {mapping.name!r}: {target} reads column {name!r}, which "
                     f"{', '.join(files)} lacks (columns: {', '.join(sorted(available))})"
                 )
-    sql = series_view(mapping, files, view, simplifiable(con, mapping, files))
+    load = in_memory is True or (in_memory == "auto" and _rows(con, files) <= MEMORY_AUTO_SERIES)
+    target = f"{view}_files" if load else view
+    sql = series_view(mapping, files, target, simplifiable(con, mapping, files))
     try:
         con.execute(sql)
+        if load:
+            con.execute(f'CREATE OR REPLACE TABLE "{view}" AS SELECT * FROM "{target}"')
+            con.execute(f'DROP VIEW "{target}"')
     except duckdb.Error as exc:
-        raise SourceError(f"cannot create the series view over {', '.join(files)}: {exc}") from exc
+        raise SourceError(f"cannot create the series table over {', '.join(files)}: {exc}") from exc
     return mapping
+
+
+def _rows(con: duckdb.DuckDBPyConnection, files: Sequence[str]) -> int:
+    """Rows of the Parquet files, from their footers (no scan)."""
+    query = exp.select("sum(num_rows)").from_(
+        exp.func(
+            "parquet_file_metadata",
+            exp.Array(expressions=[exp.Literal.string(f) for f in files]),
+        )
+    )
+    try:
+        (n,) = con.execute(query.sql(dialect="duckdb")).fetchone() or (0,)
+    except duckdb.Error:
+        return MEMORY_AUTO_SERIES + 1  # cannot tell: leave the files where they are
+    return int(n or 0)

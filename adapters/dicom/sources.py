@@ -81,6 +81,7 @@ def open_index(
     index: str | None = None,
     secret: bytes | None = None,
     max_files: int = 20000,
+    in_memory: bool | Literal["auto"] = "auto",
 ) -> IndexSource:
     """The series table of an `idc`, Parquet or folder source (DicomError on failure)."""
     import duckdb
@@ -90,7 +91,9 @@ def open_index(
     con = duckdb.connect()
     try:
         if kind in ("idc", "parquet"):
-            used = attach_series(con, source, load_mapping(mapping) if mapping else None)
+            used = attach_series(
+                con, source, load_mapping(mapping) if mapping else None, in_memory=in_memory
+            )
             return IndexSource(con, kind, source, used.name, _mapped(used))
         if mapping is not None:
             raise SourceError(f"{source}: the mapping option is for Parquet indexes, not folders")
@@ -98,7 +101,7 @@ def open_index(
             from hyperfed.adapters.dicom.indexer import build_index
 
             report = build_index(Path(source), Path(index), secret, folder_options)
-            used = attach_series(con, index)
+            used = attach_series(con, index, in_memory=in_memory)
             return IndexSource(con, kind, source, used.name, _mapped(used), report)
         _index_in_memory(con, Path(source), folder_options, max_files)
         return IndexSource(con, kind, source, "hyperfed", frozenset(c.name for c in SERIES_COLUMNS))

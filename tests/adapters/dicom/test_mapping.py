@@ -195,3 +195,38 @@ def test_our_own_index_needs_no_mapping(tmp_path: Path) -> None:
         .fetchall()[0]
     )
     assert n == raw > 0
+
+
+def _kind(con: duckdb.DuckDBPyConnection) -> str:
+    (kind,) = con.execute(
+        "SELECT table_type FROM information_schema.tables WHERE table_name = 'dicom_series'"
+    ).fetchall()[0]
+    return str(kind)
+
+
+def test_a_series_table_in_memory_holds_what_the_view_shows(
+    idc: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loaded = duckdb.connect()
+    attach_series(loaded, "idc", in_memory=True)
+    assert _kind(loaded) == "BASE TABLE" and _kind(idc) == "VIEW"
+    assert (
+        loaded.execute("DESCRIBE dicom_series").fetchall()
+        == idc.execute("DESCRIBE dicom_series").fetchall()
+    )
+    digest = (
+        'SELECT count(*), count(DISTINCT person_key), count(DISTINCT "SeriesInstanceUID"), '
+        'min("StudyDate"), max("StudyDate"), count("BodyPartExamined"), sum(n_instances), '
+        "sum(age_years) FROM dicom_series"
+    )
+    assert loaded.execute(digest).fetchall() == idc.execute(digest).fetchall()
+    # "auto": in memory up to the limit (1 M series here), over the files above it
+    import hyperfed.adapters.dicom.mapping as mapping
+
+    auto = duckdb.connect()
+    attach_series(auto, "idc", in_memory="auto")
+    assert _kind(auto) == "BASE TABLE"
+    monkeypatch.setattr(mapping, "MEMORY_AUTO_SERIES", 1000)
+    over = duckdb.connect()
+    attach_series(over, "idc", in_memory="auto")
+    assert _kind(over) == "VIEW"
