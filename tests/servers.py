@@ -92,3 +92,19 @@ def pulling(loops: Any) -> Iterator[None]:
     finally:
         state["loop"].call_soon_threadsafe(state["stop"].set)
         thread.join(timeout=10)
+
+
+class CountCalls:
+    """An ASGI wrapper that counts the HTTP requests reaching the node, by path."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.paths: list[str] = []
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            self.paths.append(scope["path"])
+        await self.app(scope, receive, send)
+
+    def count(self, path: str = "/count") -> int:
+        return self.paths.count(path)

@@ -24,7 +24,7 @@ import pytest
 from hyperfed.hub.app import create_app
 from hyperfed.hub.settings import HubSettings, NodeEntry
 from tests.identity import bearer
-from tests.servers import free_port, omop_node_app, serve
+from tests.servers import CountCalls, free_port, omop_node_app, serve
 
 GI = {"code": {"system": "http://snomed.info/sct", "code": "74474003"}}
 DISTINCT: list[dict[str, Any]] = [
@@ -39,19 +39,6 @@ SLACK = dt.timedelta(seconds=1)  # the store's timestamps against the test's clo
 
 def q(criteria: dict[str, Any], **extra: Any) -> dict[str, Any]:
     return {"hql": "1", "as_of": "2020-01-01", "criteria": criteria, **extra}
-
-
-class CountCalls:
-    """An ASGI wrapper that counts the `/count` requests reaching the node."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.counts = 0
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["path"] == "/count":
-            self.counts += 1
-        await self.app(scope, receive, send)
 
 
 @dataclass
@@ -123,7 +110,7 @@ def _refused_records(c: httpx.Client, admin: dict[str, str], actor: str) -> list
 def test_the_rate_quota_refuses_the_fourth_query_in_a_minute(fed: Fed) -> None:
     alice, carol = fed.researcher("alice"), fed.researcher("carol")
     admin = bearer(fed.hub, fed.store, "budget-admin", ["admin"])
-    calls_before = fed.node.counts
+    calls_before = fed.node.count()
     with httpx.Client(base_url=fed.hub, timeout=60) as c:
         fresh = _budget(c, alice)
         assert (fresh["used"], fresh["remaining"], fresh["resets_at"]) == (0, LIMIT, None)
@@ -138,7 +125,7 @@ def test_the_rate_quota_refuses_the_fourth_query_in_a_minute(fed: Fed) -> None:
         resets_at = dt.datetime.fromisoformat(_budget(c, alice)["resets_at"])
         window = dt.timedelta(seconds=WINDOW)
         assert sent_first + window - SLACK <= resets_at <= answered_first + window + SLACK
-        assert fed.node.counts - calls_before == LIMIT
+        assert fed.node.count() - calls_before == LIMIT
 
         asked = _now()
         refused = c.post("/queries", json=q(DISTINCT[LIMIT]), headers=alice)
@@ -147,14 +134,14 @@ def test_the_rate_quota_refuses_the_fourth_query_in_a_minute(fed: Fed) -> None:
         assert sent_first + window - SLACK <= frees_at <= answered_first + window + SLACK
         assert abs((frees_at - asked).total_seconds() - retry) <= 2, (retry, frees_at, asked)
         assert "3 per minute" in detail and "used up" in detail, detail
-        assert fed.node.counts - calls_before == LIMIT, "a refused query reached the node"
+        assert fed.node.count() - calls_before == LIMIT, "a refused query reached the node"
 
         # asynchronous: refused the same way, and no job is made
         r = c.post(
             "/queries", json=q(DISTINCT[LIMIT]), headers={**alice, "Prefer": "respond-async"}
         )
         _refusal(r, WINDOW)
-        assert fed.node.counts - calls_before == LIMIT
+        assert fed.node.count() - calls_before == LIMIT
         quota = _budget(c, alice)
         assert (quota["used"], quota["remaining"]) == (LIMIT, 0), "refusals are not counted"
         jobs = c.get("/me/queries", headers=alice).json()
@@ -164,7 +151,7 @@ def test_the_rate_quota_refuses_the_fourth_query_in_a_minute(fed: Fed) -> None:
         r = c.post("/queries", json=q(DISTINCT[LIMIT]), headers=carol)
         assert r.status_code == 200, r.text
         assert (_budget(c, carol)["used"], _budget(c, carol)["remaining"]) == (1, LIMIT - 1)
-        assert fed.node.counts - calls_before == LIMIT + 1
+        assert fed.node.count() - calls_before == LIMIT + 1
 
         records = _refused_records(c, admin, "alice")
         assert len(records) == 2, records
@@ -177,7 +164,7 @@ def test_the_rate_quota_refuses_the_fourth_query_in_a_minute(fed: Fed) -> None:
 def test_near_identical_repeats_are_refused_past_the_repeat_limit(fed: Fed) -> None:
     bob = fed.researcher("bob")
     admin = bearer(fed.hub, fed.store, "budget-admin-2", ["admin"])
-    calls_before = fed.node.counts
+    calls_before = fed.node.count()
     with httpx.Client(base_url=fed.hub, timeout=60) as c:
         sent_first = _now()
         r = c.post("/queries", json=q(GI), headers=bob)
@@ -185,7 +172,7 @@ def test_near_identical_repeats_are_refused_past_the_repeat_limit(fed: Fed) -> N
         assert r.status_code == 200, r.text
         r = c.post("/queries", json=q(GI, as_of="2019-06-30"), headers=bob)
         assert r.status_code == 200, r.text
-        assert fed.node.counts - calls_before == REPEATS
+        assert fed.node.count() - calls_before == REPEATS
 
         for repeat in (
             q(GI, stratify={"by": ["sex"]}),  # another breakdown
@@ -198,14 +185,14 @@ def test_near_identical_repeats_are_refused_past_the_repeat_limit(fed: Fed) -> N
             assert "quota" not in detail, detail  # 2 of 3 used: only the repeat limit
             hour = dt.timedelta(seconds=REPEAT_WINDOW)
             assert sent_first + hour - SLACK <= frees_at <= answered_first + hour + SLACK
-        assert fed.node.counts - calls_before == REPEATS, "a refused repeat reached the node"
+        assert fed.node.count() - calls_before == REPEATS, "a refused repeat reached the node"
         quota = _budget(c, bob)
         assert (quota["used"], quota["remaining"]) == (REPEATS, LIMIT - REPEATS)
 
         # another question is not a repeat: it takes the last unit of the minute
         r = c.post("/queries", json=q({"age": {"min": 40}}), headers=bob)
         assert r.status_code == 200, r.text
-        assert fed.node.counts - calls_before == REPEATS + 1
+        assert fed.node.count() - calls_before == REPEATS + 1
 
         records = _refused_records(c, admin, "bob")
         assert len(records) == 3, records

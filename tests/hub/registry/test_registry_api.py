@@ -26,28 +26,12 @@ from hyperfed.adapters.node.trust import TaskVerifier, load_or_create_key, publi
 from hyperfed.hub.app import create_app
 from hyperfed.hub.settings import HubSettings, NodeEntry
 from tests.identity import bearer
-from tests.servers import free_port, omop_node_app, serve
+from tests.servers import CountCalls, free_port, omop_node_app, serve
 
 GI = {"code": {"system": "http://snomed.info/sct", "code": "74474003"}}
 QUERY = {"hql": "1", "as_of": "2020-01-01", "criteria": GI}
 NODE = "site-a"
 OP1, OP2, ADMIN, RESEARCHER = "op-olga", "op-oscar", "adm-ada", "res-rita"
-
-
-class CountCalls:
-    """An ASGI wrapper that counts the HTTP requests reaching the node, by path."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.paths: list[str] = []
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            self.paths.append(scope["path"])
-        await self.app(scope, receive, send)
-
-    def count(self, path: str = "/count") -> int:
-        return self.paths.count(path)
 
 
 @dataclass
