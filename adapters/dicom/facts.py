@@ -21,13 +21,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from typing import Any
 
 from sqlglot import exp
 
 from hyperfed.adapters.deadline import Deadline
 from hyperfed.adapters.facts import ExactFacts
-from hyperfed.adapters.sql import Runner
+from hyperfed.adapters.sql import Runner, fetch_query
 
 __all__ = ["dicom_facts"]
 
@@ -35,10 +34,6 @@ DCM = "http://dicom.nema.org/resources/ontology/DCM"
 _SEX = {"F": "female", "M": "male", "O": "other"}
 _FACETS = (("modality", "Modality"), ("body_part", "BodyPartExamined"),
            ("manufacturer", "Manufacturer"))  # fmt: skip
-
-
-def _fetch(runner: Runner, q: exp.Query, deadline: Deadline | None) -> list[tuple[Any, ...]]:
-    return runner.fetch(q.sql(dialect="duckdb"), deadline)
 
 
 def _col(name: str) -> exp.Column:
@@ -56,7 +51,7 @@ def dicom_facts(
     pk = _col("person_key")
     where: list[exp.Expr] = [pk.copy().is_(exp.null()).not_()]
     if has("dataset"):
-        named = _fetch(
+        named = fetch_query(
             runner,
             exp.select(exp.func("COUNT", exp.Star()))
             .from_("dicom_series")
@@ -75,7 +70,9 @@ def dicom_facts(
         if has("StudyInstanceUID")
         else exp.Literal.number(0)
     )
-    ((persons, records),) = _fetch(runner, series().select(distinct_persons, studies), deadline)
+    ((persons, records),) = fetch_query(
+        runner, series().select(distinct_persons, studies), deadline
+    )
 
     study_year = exp.Extract(this=exp.var("YEAR"), expression=_col("StudyDate"))
     sex = (
@@ -102,7 +99,7 @@ def dicom_facts(
         .from_(exp.paren(per_person).as_("pp"))
         .group_by(exp.Literal.number(1), exp.Literal.number(2))
     )
-    for s, b, n in _fetch(runner, groups, deadline):
+    for s, b, n in fetch_query(runner, groups, deadline):
         by_sex[_SEX.get(str(s or "").upper(), "unknown")] += int(n)
         if b is not None and int(b) <= as_of.year:
             by_age[as_of.year - int(b)] += int(n)  # born on 1 January of that year
@@ -114,7 +111,7 @@ def dicom_facts(
             .select(study_year.as_("y"), distinct_persons.copy())
             .group_by(exp.Literal.number(1))
         )
-        by_year = {int(y): int(n) for y, n in _fetch(runner, years, deadline) if y is not None}
+        by_year = {int(y): int(n) for y, n in fetch_query(runner, years, deadline) if y is not None}
 
     facets: dict[str, dict[str, int]] = {}
     for facet, column in _FACETS:
@@ -126,13 +123,15 @@ def dicom_facts(
             .where(_col(column).is_(exp.null()).not_())
             .group_by(exp.Literal.number(1))
         )
-        facets[facet] = {str(v): int(n) for v, n in _fetch(runner, q, deadline) if str(v).strip()}
+        facets[facet] = {
+            str(v): int(n) for v, n in fetch_query(runner, q, deadline) if str(v).strip()
+        }
     facets["sex"] = {k: v for k, v in by_sex.items() if v}
     modalities = facets.get("modality", {})
     systems = {}
     if modalities:
         q = series().select(distinct_persons.copy()).where(_col("Modality").is_(exp.null()).not_())
-        systems = {DCM: int(_fetch(runner, q, deadline)[0][0])}
+        systems = {DCM: int(fetch_query(runner, q, deadline)[0][0])}
     return ExactFacts(
         persons=int(persons),
         records=int(records),

@@ -20,7 +20,6 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any
 
 from sqlglot import exp
 
@@ -29,7 +28,7 @@ from hyperfed.adapters.facts import ExactFacts
 from hyperfed.adapters.fhir.dates import day_sql
 from hyperfed.adapters.fhir.events import EventTable
 from hyperfed.adapters.hql.systems import UnknownSystem, canonical_system
-from hyperfed.adapters.sql import Runner, union_all
+from hyperfed.adapters.sql import Runner, fetch_query, union_all
 
 __all__ = ["fhir_facts"]
 
@@ -45,10 +44,6 @@ def _canonical(system: str) -> str:
 
 def _age(birth: dt.date, on: dt.date) -> int:
     return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
-
-
-def _fetch(runner: Runner, q: exp.Query, deadline: Deadline | None) -> list[tuple[Any, ...]]:
-    return runner.fetch(q.sql(dialect="duckdb"), deadline)
 
 
 def _events(tables: Sequence[tuple[EventTable, str]], patients: str) -> exp.Query:
@@ -93,7 +88,7 @@ def fhir_facts(
     persons = 0
     by_sex: dict[str, int] = defaultdict(int)
     by_age: dict[int, int] = defaultdict(int)
-    for gender, birth, n in _fetch(runner, groups, deadline):
+    for gender, birth, n in fetch_query(runner, groups, deadline):
         persons += int(n)
         by_sex[_SEX.get(str(gender or "").lower(), "unknown")] += int(n)
         if isinstance(birth, dt.date) and birth <= as_of:
@@ -118,7 +113,7 @@ def fhir_facts(
             ),
         )
     ).from_(events.copy())
-    ((records,),) = _fetch(runner, records_q, deadline)
+    ((records,),) = fetch_query(runner, records_q, deadline)
     year = exp.Extract(this=exp.var("YEAR"), expression=exp.column("day"))
     years_q = (
         exp.select(year.as_("yr"), exp.func("COUNT", exp.Distinct(expressions=[pid.copy()])))
@@ -127,10 +122,10 @@ def fhir_facts(
         .group_by(exp.Literal.number(1))
     )
     by_year = {
-        int(y): int(n) for y, n in _fetch(runner, years_q, deadline) if 1000 <= int(y) <= 9999
+        int(y): int(n) for y, n in fetch_query(runner, years_q, deadline) if 1000 <= int(y) <= 9999
     }
     stored_q = exp.select(exp.column("sys")).distinct().from_(events.copy())
-    stored = [str(s) for (s,) in _fetch(runner, stored_q, deadline) if s is not None]
+    stored = [str(s) for (s,) in fetch_query(runner, stored_q, deadline) if s is not None]
     canon: exp.Expr = exp.column("sys")
     if stored:  # one URI per system however it was spelled (aliases, case, slash)
         case = exp.Case(this=exp.column("sys"))
@@ -153,8 +148,8 @@ def fhir_facts(
         .from_(exp.paren(coded).as_("c"))
         .group_by(exp.Literal.number(1))
     )
-    codes = {(str(s), str(c)): int(n) for s, c, n in _fetch(runner, codes_q, deadline)}
-    systems = {str(s): int(n) for s, n in _fetch(runner, systems_q, deadline)}
+    codes = {(str(s), str(c)): int(n) for s, c, n in fetch_query(runner, codes_q, deadline)}
+    systems = {str(s): int(n) for s, n in fetch_query(runner, systems_q, deadline)}
     return ExactFacts(
         persons=persons,
         records=int(records),

@@ -30,7 +30,7 @@ from hyperfed.adapters.deadline import Deadline
 from hyperfed.adapters.facts import ExactFacts
 from hyperfed.adapters.omop.schema import CdmSchema
 from hyperfed.adapters.omop.tables import EVENT_TABLES, system_for_vocabulary
-from hyperfed.adapters.sql import Runner, Table, table_expr, text_as_date, union_all
+from hyperfed.adapters.sql import Runner, Table, fetch_query, table_expr, text_as_date, union_all
 
 __all__ = ["omop_facts"]
 
@@ -91,7 +91,7 @@ def _person_rows(
         .from_(table_expr(schema.schema, person.name))
         .group_by(*[exp.Literal.number(i) for i in range(1, 5)])
     )
-    return runner.fetch(q.sql(dialect=runner.dialect), deadline)
+    return fetch_query(runner, q, deadline)
 
 
 def _age(year: object, month: object, day: object, as_of: dt.date) -> int | None:
@@ -127,7 +127,7 @@ def omop_facts(
         rows_q = exp.select(exp.func("COUNT", exp.Star())).from_(
             exp.paren(union_all(events)).as_("ev")
         )
-        records = int(runner.fetch(rows_q.sql(dialect=dialect), deadline)[0][0])
+        records = int(fetch_query(runner, rows_q, deadline)[0][0])
         year = exp.column("yr", table="ev")
         years_q = (
             exp.select(year, exp.func("COUNT", exp.Distinct(expressions=[exp.column("pid")])))
@@ -135,7 +135,7 @@ def omop_facts(
             .where(year.copy().is_(exp.null()).not_())
             .group_by(exp.Literal.number(1))
         )
-        for y, n in runner.fetch(years_q.sql(dialect=dialect), deadline):
+        for y, n in fetch_query(runner, years_q, deadline):
             if 1000 <= int(y) <= 9999:
                 by_year[int(y)] = int(n)
 
@@ -183,14 +183,12 @@ def _codes(
         )
 
     systems: dict[str, int] = {}
-    for v, n in runner.fetch(grouped(vocab.copy()).sql(dialect=runner.dialect), deadline):
+    for v, n in fetch_query(runner, grouped(vocab.copy()), deadline):
         uri = system_for_vocabulary(str(v)) if v is not None else None
         if uri is not None:
             systems[uri] = systems.get(uri, 0) + int(n)
     codes: dict[tuple[str, str], int] = {}
-    for v, c, n in runner.fetch(
-        grouped(vocab.copy(), code.copy()).sql(dialect=runner.dialect), deadline
-    ):
+    for v, c, n in fetch_query(runner, grouped(vocab.copy(), code.copy()), deadline):
         uri = system_for_vocabulary(str(v)) if v is not None else None
         if uri is not None and c is not None and str(c).strip():
             key = (uri, str(c).strip())

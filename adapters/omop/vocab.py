@@ -29,7 +29,7 @@ from hyperfed.adapters.hql.systems import OMOP_CONCEPT_SYSTEM, canonical_system
 from hyperfed.adapters.hql.walk import iter_events
 from hyperfed.adapters.omop.schema import CdmSchema
 from hyperfed.adapters.omop.tables import GENDER_CONCEPTS, OMOP_VOCABULARIES
-from hyperfed.adapters.sql import Runner, Table, table_expr
+from hyperfed.adapters.sql import Runner, Table, fetch_query, table_expr
 from hyperfed.adapters.sql.build import value_set
 from hyperfed.adapters.units import compatible_units
 
@@ -148,7 +148,7 @@ def lookup(
         notes.append("this node has no usable CONCEPT table: codes are matched on source values")
 
     def fetch(q: exp.Expr) -> list[tuple]:
-        return runner.fetch(q.sql(dialect=runner.dialect), deadline)
+        return fetch_query(runner, q, deadline)
 
     def fetch_in(query: Callable[[list[Any]], exp.Expr], values: Iterable[Any]) -> list[tuple]:
         """The rows of `query(batch)` for every batch of `values`."""

@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from typing import Any
 
 from sqlglot import exp
 
 from hyperfed.adapters.deadline import Deadline
 from hyperfed.adapters.facts import ExactFacts
 from hyperfed.adapters.sdtm.compiler import MEDDRA
-from hyperfed.adapters.sql import Runner, union_all
+from hyperfed.adapters.sql import Runner, fetch_query, union_all
 
 __all__ = ["LOINC", "sdtm_facts"]
 
@@ -48,10 +47,6 @@ def _count(*distinct: exp.Expr) -> exp.Expr:
     return exp.func("COUNT", exp.Distinct(expressions=list(distinct)))
 
 
-def _fetch(runner: Runner, q: exp.Query, deadline: Deadline | None) -> list[tuple[Any, ...]]:
-    return runner.fetch(q.sql(dialect="duckdb"), deadline)
-
-
 def sdtm_facts(runner: Runner, as_of: dt.date, deadline: Deadline | None = None) -> ExactFacts:
     usubjid = exp.column("usubjid")
     groups = (
@@ -62,7 +57,7 @@ def sdtm_facts(runner: Runner, as_of: dt.date, deadline: Deadline | None = None)
     persons = 0
     by_sex: dict[str, int] = defaultdict(int)
     by_age: dict[int, int] = defaultdict(int)
-    for sex, lo, hi, n in _fetch(runner, groups, deadline):
+    for sex, lo, hi, n in fetch_query(runner, groups, deadline):
         persons += int(n)
         by_sex[_SEX.get(str(sex or "").upper(), "unknown")] += int(n)
         if lo is None or hi is None or hi > as_of or (hi - lo).days > MAX_BIRTH_SPAN_DAYS:
@@ -72,7 +67,7 @@ def sdtm_facts(runner: Runner, as_of: dt.date, deadline: Deadline | None = None)
             by_age[age] += int(n)
 
     counts = [exp.select(_count()).from_(t) for t, _ in _DATED]
-    records = sum(int(r[0]) for r in _fetch(runner, union_all(counts), deadline))
+    records = sum(int(r[0]) for r in fetch_query(runner, union_all(counts), deadline))
 
     dated = []
     for table, date in _DATED:
@@ -90,7 +85,7 @@ def sdtm_facts(runner: Runner, as_of: dt.date, deadline: Deadline | None = None)
         .group_by(exp.Literal.number(1))
     )
     by_year = {
-        int(y): int(n) for y, n in _fetch(runner, years_q, deadline) if 1000 <= int(y) <= 9999
+        int(y): int(n) for y, n in fetch_query(runner, years_q, deadline) if 1000 <= int(y) <= 9999
     }
 
     coded = union_all(
@@ -117,10 +112,10 @@ def sdtm_facts(runner: Runner, as_of: dt.date, deadline: Deadline | None = None)
         .from_(exp.paren(coded).as_("c"))
         .group_by(exp.Literal.number(1), exp.Literal.number(2))
     )
-    systems = {str(s): int(n) for s, n in _fetch(runner, systems_q, deadline)}
+    systems = {str(s): int(n) for s, n in fetch_query(runner, systems_q, deadline)}
     codes = {
         (str(s), str(c).strip()): int(n)
-        for s, c, n in _fetch(runner, codes_q, deadline)
+        for s, c, n in fetch_query(runner, codes_q, deadline)
         if str(c).strip()
     }
     return ExactFacts(

@@ -23,6 +23,7 @@ from hyperfed.adapters.sql.runner import (
     DuckDBRunner,
     PostgresRunner,
     Runner,
+    fetch_query,
     open_sql_source,
     resolve_sql_source,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "age_in",
     "date_key",
     "date_key_expr",
+    "fetch_query",
     "isin",
     "num",
     "open_sql_source",

@@ -11,16 +11,20 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlparse
 
 from hyperfed.adapters.deadline import Deadline
 from hyperfed.adapters.errors import QueryTimeout, SourceError
 
+if TYPE_CHECKING:
+    from sqlglot import exp
+
 __all__ = [
     "DuckDBRunner",
     "PostgresRunner",
     "Runner",
+    "fetch_query",
     "open_sql_source",
     "resolve_sql_source",
 ]
@@ -35,6 +39,13 @@ class Runner(Protocol):
     def describe(self) -> str: ...
 
     def close(self) -> None: ...
+
+
+def fetch_query(
+    runner: Runner, query: exp.Expr, deadline: Deadline | None = None
+) -> list[tuple[Any, ...]]:
+    """The rows of a sqlglot query, rendered in the runner's dialect."""
+    return runner.fetch(query.sql(dialect=runner.dialect), deadline)
 
 
 def _left(deadline: Deadline | None) -> float | None:
