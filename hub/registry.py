@@ -18,6 +18,7 @@ import json
 import threading
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from joserfc import jwt
@@ -94,6 +95,13 @@ class Registration(BaseModel):
         return self
 
 
+@dataclass(frozen=True)
+class _Snapshot:
+    at: float
+    rows: dict[str, dict[str, Any]]
+    entries: list[NodeEntry]
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -126,7 +134,7 @@ class NodeRegistry:
         self._verified: dict[str, tuple[float, str]] = {}  # token -> (expiry, its key)
         self._keys: dict[str, OKPKey] = {}
         self._lock = threading.Lock()
-        self._snapshot: tuple[float, dict[str, dict[str, Any]]] | None = None
+        self._snapshot: _Snapshot | None = None
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -149,29 +157,33 @@ class NodeRegistry:
         owner = None if principal.has("admin") else principal.id
         return [public_view(r) for r in self.store.nodes.list(owner=owner)]
 
-    def _rows(self) -> dict[str, dict[str, Any]]:
-        """Every registered node's row, read again after each change through this registry
-        and at least every `ENTRIES_TTL` seconds (what each query, poll and answer checks
-        costs no database read)."""
+    def _read(self) -> _Snapshot:
+        """Every registered node's row and the approved ones as `NodeEntry`s, read again
+        after each change through this registry and at least every `ENTRIES_TTL` seconds
+        (what each query, poll and answer checks costs no database read)."""
         cached = self._snapshot
-        if cached is not None and self.now() - cached[0] < ENTRIES_TTL:
-            return cached[1]
+        if cached is not None and self.now() - cached.at < ENTRIES_TTL:
+            return cached
         rows = {r["id"]: r for r in self.store.nodes.list()}
-        self._snapshot = (self.now(), rows)
-        return rows
+        entries = [
+            NodeEntry(
+                id=r["id"], url=r["url"] or "", model=r["model"], title=r["title"], mode=r["mode"]
+            )
+            for r in rows.values()
+            if r["status"] == "approved"
+        ]
+        self._snapshot = _Snapshot(self.now(), rows, entries)
+        return self._snapshot
+
+    def _rows(self) -> dict[str, dict[str, Any]]:
+        return self._read().rows
 
     def _changed(self) -> None:
         self._snapshot = None
 
     def entries(self) -> list[NodeEntry]:
         """The approved nodes, as the node client takes them."""
-        return [
-            NodeEntry(
-                id=r["id"], url=r["url"] or "", model=r["model"], title=r["title"], mode=r["mode"]
-            )
-            for r in self._rows().values()
-            if r["status"] == "approved"
-        ]
+        return list(self._read().entries)
 
     # -- changes ---------------------------------------------------------------------------
 
