@@ -17,6 +17,7 @@ Errors::
     ├── BadRequest          400 (malformed body: not UTF-8, not JSON)
     │   └── BadJson         400 "Invalid JSON": JSON outside the limits, `errors` with paths
     ├── NotFound            404
+    ├── Conflict            409 (a name that is taken)
     ├── TooLarge            413 (a body over its limit)
     ├── UnsupportedMedia    415 (a JSON route without Content-Type: application/json)
     ├── HeaderTooLarge      431 (a header over its limit; `header` names it)
@@ -45,6 +46,7 @@ __all__ = [
     "PROBLEM",
     "BadJson",
     "BadRequest",
+    "Conflict",
     "HeaderTooLarge",
     "Invalid",
     "NotFound",
@@ -82,6 +84,11 @@ class BadRequest(ProblemError):
 class NotFound(ProblemError):
     status = 404
     title = "Not found"
+
+
+class Conflict(ProblemError):
+    status = 409
+    title = "Conflict"
 
 
 class TooLarge(ProblemError):

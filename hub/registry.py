@@ -102,6 +102,13 @@ class _Snapshot:
     entries: list[NodeEntry]
 
 
+def _entry(row: dict[str, Any]) -> NodeEntry:
+    """A registered node as the node client takes it."""
+    return NodeEntry(
+        id=row["id"], url=row["url"] or "", model=row["model"], title=row["title"], mode=row["mode"]
+    )
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -165,13 +172,7 @@ class NodeRegistry:
         if cached is not None and self.now() - cached.at < ENTRIES_TTL:
             return cached
         rows = {r["id"]: r for r in self.store.nodes.list()}
-        entries = [
-            NodeEntry(
-                id=r["id"], url=r["url"] or "", model=r["model"], title=r["title"], mode=r["mode"]
-            )
-            for r in rows.values()
-            if r["status"] == "approved"
-        ]
+        entries = [_entry(r) for r in rows.values() if r["status"] == "approved"]
         self._snapshot = _Snapshot(self.now(), rows, entries)
         return self._snapshot
 
@@ -241,7 +242,7 @@ class NodeRegistry:
         row = self._owned(principal, node_id)
         if self.handshake_call is None:
             raise RegistryError("this hub cannot reach nodes")
-        entry = NodeEntry(id=row["id"], url=row["url"] or "", model=row["model"], mode=row["mode"])
+        entry = _entry(row)
         try:
             caps = await self.handshake_call(entry)
         except Exception as exc:

@@ -23,7 +23,7 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Body, Response
 
-from hyperfed.adapters.problems import Invalid, NotFound, ProblemError
+from hyperfed.adapters.problems import Conflict, Invalid, NotFound, ProblemError
 from hyperfed.hub.auth import Forbidden
 from hyperfed.hub.registry import (
     NodeConflict,
@@ -38,11 +38,6 @@ __all__ = ["router"]
 
 router = APIRouter(tags=["registry"])
 T = TypeVar("T")
-
-
-class Conflict(ProblemError):
-    status = 409
-    title = "Conflict"
 
 
 class HandshakeFailed(ProblemError):
